@@ -1,0 +1,56 @@
+"""awsroles: AWS credentials from IAM roles, the way the AWS CLI resolves and caches them.
+
+The public face only. Everything heavy (config parsing, HTTP, botocore signing) is imported
+on first use, so ``import awsroles`` is cheap::
+
+    import awsroles
+    creds = awsroles.resolve(profile="dev")          # refreshable credentials
+    print(awsroles.explain(profile="dev"))            # why it resolves that way
+    s3 = awsroles.boto3_session(profile="dev").client("s3")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .credentials import Credentials
+from .errors import *  # noqa: F401,F403  (the exception tree is public)
+from .errors import __all__ as _error_names
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "resolve",
+    "explain",
+    "boto3_session",
+    "botocore_session",
+    "install",
+    "Credentials",
+    "RefreshableCredentials",
+    "__version__",
+] + list(_error_names)
+
+_LAZY = {
+    "resolve": ("awsroles.api", "resolve"),
+    "explain": ("awsroles.api", "explain"),
+    "boto3_session": ("awsroles.integrations.boto3", "boto3_session"),
+    "botocore_session": ("awsroles.integrations.botocore", "botocore_session"),
+    "install": ("awsroles.integrations.botocore", "install"),
+    "RefreshableCredentials": ("awsroles.refresh", "RefreshableCredentials"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'awsroles' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,219 @@
+"""One exception tree for everything awsroles raises.
+
+Every message says *where* (file, line, profile, key, role) and *what to do*. No message, repr
+or attribute ever carries a secret: callers pass names and locations, never values of secret
+keys. ``AwsRolesError.__str__`` assembles the location prefix so that all errors read alike::
+
+    ~/.aws/config, line 12, profile 'dev', key 'duration_seconds': must be a whole number
+    of seconds, got '1h'. Write e.g. duration_seconds = 3600.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "AwsRolesError",
+    "ConfigError",
+    "ConfigParseError",
+    "ProfileNotFoundError",
+    "InvalidConfigError",
+    "PartialCredentialsError",
+    "CredentialSourceError",
+    "SourceProfileCycleError",
+    "NoCredentialsError",
+    "CredentialRetrievalError",
+    "TransportError",
+    "STSError",
+    "AccessDeniedError",
+    "ExpiredTokenError",
+    "RegionDisabledError",
+    "ThrottlingError",
+    "STSServiceError",
+    "MalformedResponseError",
+    "MFAError",
+    "RefreshError",
+]
+
+
+class AwsRolesError(Exception):
+    """Base class of every error awsroles raises on purpose."""
+
+    #: True when retrying later may succeed (connection errors, 5xx, throttling).
+    recoverable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Optional[str] = None,
+        line: Optional[int] = None,
+        profile: Optional[str] = None,
+        key: Optional[str] = None,
+        hint: Optional[str] = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.profile = profile
+        self.key = key
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _where(self) -> list[str]:
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.profile is not None:
+            parts.append(f"profile '{self.profile}'")
+        if self.key:
+            parts.append(f"key '{self.key}'")
+        return parts
+
+    def _render(self) -> str:
+        where = ", ".join(self._where())
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text = f"{text} {self.hint}"
+        return text
+
+    def __reduce__(self):  # keep errors picklable (multiprocessing, pytest-xdist)
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls, state):
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._render())
+    return err
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+class ConfigError(AwsRolesError):
+    """The shared config/credentials files or the environment are not usable as written."""
+
+
+class ConfigParseError(ConfigError):
+    """A config or credentials file is not valid INI as the AWS SDKs define it."""
+
+
+class ProfileNotFoundError(ConfigError):
+    """The selected (or a referenced) profile does not exist in either file."""
+
+
+class InvalidConfigError(ConfigError):
+    """A profile's keys contradict each other or hold invalid values."""
+
+
+class PartialCredentialsError(ConfigError):
+    """Some but not all of the keys that make up a credential set are present."""
+
+
+class CredentialSourceError(InvalidConfigError):
+    """``credential_source`` names a source that does not exist or cannot be combined."""
+
+
+class SourceProfileCycleError(InvalidConfigError):
+    """``source_profile`` links form a loop. ``chain`` holds the profiles in visit order."""
+
+    def __init__(self, message: str, *, chain: tuple[str, ...] = (), **kw) -> None:
+        self.chain = tuple(chain)
+        super().__init__(message, **kw)
+
+
+# --- resolution ---------------------------------------------------------------------------
+
+
+class NoCredentialsError(AwsRolesError):
+    """No provider in the chain could supply credentials."""
+
+
+class CredentialRetrievalError(AwsRolesError):
+    """A provider applied but could not fetch credentials."""
+
+    def __init__(self, message: str, *, provider: Optional[str] = None, **kw) -> None:
+        self.provider = provider
+        if provider and not message.startswith(provider):
+            message = f"{provider}: {message}"
+        super().__init__(message, **kw)
+
+
+class TransportError(CredentialRetrievalError):
+    """The HTTP request did not complete: connection refused/reset, DNS, timeout."""
+
+    recoverable = True
+
+    def __init__(self, message: str, *, url: Optional[str] = None, timeout: bool = False, **kw):
+        self.url = url
+        self.timeout = timeout
+        super().__init__(message, **kw)
+
+
+class MalformedResponseError(CredentialRetrievalError):
+    """An endpoint answered with something that is not the expected document."""
+
+    recoverable = True
+
+
+# --- STS ----------------------------------------------------------------------------------
+
+
+class STSError(CredentialRetrievalError):
+    """STS answered with an error. ``code`` and ``sts_message`` are STS's own words."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        sts_message: Optional[str] = None,
+        status: Optional[int] = None,
+        role_arn: Optional[str] = None,
+        operation: str = "AssumeRole",
+        **kw,
+    ) -> None:
+        self.code = code
+        self.sts_message = sts_message
+        self.status = status
+        self.role_arn = role_arn
+        self.operation = operation
+        super().__init__(message, **kw)
+
+
+class AccessDeniedError(STSError):
+    """STS refused the call (wrong trust policy, missing or wrong MFA, wrong external id)."""
+
+
+class ExpiredTokenError(STSError):
+    """The source credentials (or the web identity token) have expired."""
+
+
+class RegionDisabledError(STSError):
+    """STS is not activated in the region the call went to."""
+
+
+class ThrottlingError(STSError):
+    """STS kept throttling after every retry."""
+
+    recoverable = True
+
+
+class STSServiceError(STSError):
+    """STS kept failing with a 5xx after every retry."""
+
+    recoverable = True
+
+
+# --- MFA and refresh ----------------------------------------------------------------------
+
+
+class MFAError(AwsRolesError):
+    """An MFA code was needed and could not be obtained (no terminal, empty code)."""
+
+
+class RefreshError(AwsRolesError):
+    """Refreshed credentials were unusable (for example already expired)."""
