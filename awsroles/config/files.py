@@ -1,0 +1,424 @@
+"""Where the shared files are, which profile is selected, and the merged view of both files.
+
+* :func:`locate` is a pure function of an environment mapping and a platform name (it never
+  reads ``os.environ`` or the password database), so the cross-SDK file-location vectors,
+  Windows ones included, run anywhere.
+* :func:`load_shared_config` parses each file once per file version: the parse is memoised on
+  ``(path, st_mtime_ns, st_size, st_ino)``, so a long-running process re-parses a file only
+  after it changed.
+* :class:`SharedConfig` merges the two files as botocore does: the credentials file wins key by
+  key; both per-file sections stay reachable, because static keys are read per file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ntpath
+import os
+import posixpath
+import re
+import stat
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import ProfileNotFoundError
+from .parser import (
+    ParsedFile,
+    Section,
+    parse_config,
+    parse_credentials,
+    parse_subproperties,
+    read_file,
+)
+
+# fmt: off
+__all__ = [
+    "FileLocations", "Profile", "SharedConfig", "locate", "home_dir", "expand_path",
+    "selected_profile", "profile_selection", "load_shared_config", "load_file", "cache_info",
+    "clear_cache",
+]
+# fmt: on
+
+MAX_LISTED_PROFILES = 10
+
+
+# --- locations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileLocations:
+    #: ``None`` when there is no home directory to default to, or when ``AWS_CONFIG_FILE`` /
+    #: ``AWS_SHARED_CREDENTIALS_FILE`` is set to an empty string (botocore then reads no file).
+    config_file: Optional[str]
+    credentials_file: Optional[str]
+
+
+def _is_windows(platform: Optional[str]) -> bool:
+    return (platform or sys.platform).lower().startswith("win")
+
+
+def _getenv(env: Mapping[str, str], name: str, windows: bool) -> Optional[str]:
+    value = env.get(name)
+    if value is None and windows:  # Windows environment names are case-insensitive
+        value = next((v for k, v in env.items() if k.upper() == name.upper()), None)
+    return value
+
+
+def home_dir(
+    env: Mapping[str, str], platform: Optional[str] = None, *, home: Optional[str] = None
+) -> Optional[str]:
+    """The home directory: ``HOME``; on Windows then ``USERPROFILE``, then
+    ``HOMEDRIVE`` + ``HOMEPATH``; else ``home`` (the caller's fallback), else ``None``.
+    Empty variables count as unset."""
+    windows = _is_windows(platform)
+    value = _getenv(env, "HOME", windows)
+    if not value and windows:
+        value = _getenv(env, "USERPROFILE", windows)
+        homepath = _getenv(env, "HOMEPATH", windows)
+        if not value and homepath:
+            value = (_getenv(env, "HOMEDRIVE", windows) or "") + homepath
+    return value or home
+
+
+_POSIX_VAR = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+_WINDOWS_VAR = re.compile(r"%([^%]+)%|\$(\w+|\{[^}]*\})", re.ASCII)
+
+
+def _expandvars(path: str, env: Mapping[str, str], windows: bool) -> str:
+    """``os.path.expandvars`` against ``env``: unknown variables are left as written."""
+
+    def replace(match: re.Match) -> str:
+        name = next(g for g in match.groups() if g is not None)
+        if name.startswith("{") and name.endswith("}"):
+            name = name[1:-1]
+        value = _getenv(env, name, windows)
+        return match.group(0) if value is None else value
+
+    if "$" not in path and (not windows or "%" not in path):
+        return path
+    return (_WINDOWS_VAR if windows else _POSIX_VAR).sub(replace, path)
+
+
+def _expanduser(path: str, home: Optional[str], windows: bool) -> str:
+    """``~`` and ``~/...`` (also ``~\\...`` on Windows) -> home; ``~user`` is left as written."""
+    if home is None or not path.startswith("~"):
+        return path
+    seps = "/\\" if windows else "/"
+    if len(path) > 1 and path[1] not in seps:
+        return path
+    if windows:
+        return home + path[1:] if len(path) > 1 else home
+    return (home.rstrip("/") + path[1:]) or "/"
+
+
+def expand_path(
+    path: str,
+    env: Mapping[str, str],
+    platform: Optional[str] = None,
+    *,
+    home: Optional[str] = None,
+) -> str:
+    """botocore's ``expanduser(expandvars(path))``, evaluated against ``env``."""
+    windows = _is_windows(platform)
+    home = home_dir(env, platform, home=home)
+    return _expanduser(_expandvars(path, env, windows), home, windows)
+
+
+def locate(
+    env: Mapping[str, str], platform: Optional[str] = None, *, home: Optional[str] = None
+) -> FileLocations:
+    """The config and credentials file paths for ``env`` on ``platform``
+    (``"linux"``, ``"windows"``, ...; default: this machine). Pure: no file system access."""
+    windows = _is_windows(platform)
+    join = ntpath.join if windows else posixpath.join
+    base = home_dir(env, platform, home=home)
+
+    def one(var: str, default_name: str) -> Optional[str]:
+        value = _getenv(env, var, windows)
+        if value is not None:
+            return expand_path(value, env, platform, home=home) if value else None
+        return join(base, ".aws", default_name) if base else None
+
+    return FileLocations(
+        one("AWS_CONFIG_FILE", "config"), one("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+    )
+
+
+# --- profile selection ------------------------------------------------------------------------
+
+
+def profile_selection(env: Mapping[str, str], explicit: Optional[str] = None) -> tuple[str, str]:
+    """``(name, source)``: ``explicit`` (source ``"explicit"``), else the first of
+    ``AWS_DEFAULT_PROFILE``, ``AWS_PROFILE`` that is *present* (even if empty, as botocore),
+    else ``("default", "default")``."""
+    if explicit is not None:
+        return explicit, "explicit"
+    for var in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):
+        value = env.get(var)
+        if value is not None:
+            return value, var
+    return "default", "default"
+
+
+def selected_profile(env: Mapping[str, str], explicit: Optional[str] = None) -> str:
+    """The selected profile name. An empty variable yields ``""``; looking that name up with
+    :meth:`SharedConfig.profile` raises a :class:`ProfileNotFoundError` that says so."""
+    return profile_selection(env, explicit)[0]
+
+
+# --- the merged view --------------------------------------------------------------------------
+
+
+class Profile:
+    """A profile merged from both files; credentials-file values override config-file ones."""
+
+    __slots__ = ("name", "values", "config_section", "credentials_section", "_paths")
+
+    def __init__(
+        self,
+        name: str,
+        config_section: Optional[Section],
+        credentials_section: Optional[Section],
+        config_path: Optional[str] = None,
+        credentials_path: Optional[str] = None,
+    ) -> None:
+        self.name = name
+        self.config_section = config_section
+        self.credentials_section = credentials_section
+        self._paths = (config_path, credentials_path)
+        values: dict[str, str] = {}
+        if config_section is not None:
+            values.update(config_section.values)
+        if credentials_section is not None:
+            values.update(credentials_section.values)
+        self.values = values
+
+    @property
+    def config_path(self) -> Optional[str]:
+        return self._paths[0]
+
+    @property
+    def credentials_path(self) -> Optional[str]:
+        return self._paths[1]
+
+    def origin(self, key: str) -> Optional[tuple[str, int]]:
+        """``(path, line)`` where the effective value of ``key`` is defined, for messages."""
+        key = key.lower()
+        for section, path in (
+            (self.credentials_section, self._paths[1]),
+            (self.config_section, self._paths[0]),
+        ):
+            if section is not None and key in section.values:
+                return (path or "", section.lines.get(key, section.line))
+        return None
+
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        return self.values.get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self.values
+
+    def __repr__(self) -> str:  # key names only: values may be secrets
+        return f"Profile(name={self.name!r}, keys={sorted(self.values)!r})"
+
+
+def _empty(path: Optional[str], kind: str) -> ParsedFile:
+    return ParsedFile(path=path or "", kind=kind)
+
+
+class SharedConfig:
+    """Both shared files, parsed and merged. Treat it as read-only: parsed files are shared
+    between callers through the per-version cache."""
+
+    def __init__(
+        self,
+        config_path: Optional[str],
+        credentials_path: Optional[str],
+        config: Optional[ParsedFile] = None,
+        credentials: Optional[ParsedFile] = None,
+    ) -> None:
+        self.config_path = config_path
+        self.credentials_path = credentials_path
+        self.config = config if config is not None else _empty(config_path, "config")
+        self.credentials = (
+            credentials if credentials is not None else _empty(credentials_path, "credentials")
+        )
+        names = list(self.config.profiles)
+        names += [n for n in self.credentials.profiles if n not in self.config.profiles]
+        self.profiles: dict[str, Profile] = {
+            name: Profile(
+                name,
+                self.config.profiles.get(name),
+                self.credentials.profiles.get(name),
+                config_path,
+                credentials_path,
+            )
+            for name in names
+        }
+        self.sso_sessions: dict[str, Section] = dict(self.config.sso_sessions)
+        #: ``{services section name: {service: {sub-key: value}}}``, e.g.
+        #: ``{"dev": {"sts": {"endpoint_url": "http://localhost:4566"}}}``.
+        self.services: dict[str, dict[str, dict[str, str]]] = {
+            name: {
+                key: parse_subproperties(raw)
+                for key, raw in section.values.items()
+                if raw.startswith("\n")
+            }
+            for name, section in self.config.services.items()
+        }
+
+    def get(self, name: str) -> Optional[Profile]:
+        return self.profiles.get(name)
+
+    def profile(self, name: str, *, source: Optional[str] = None) -> Profile:
+        """The profile ``name``; :class:`ProfileNotFoundError` when neither file has it.
+        ``source`` (e.g. ``"AWS_PROFILE"``, from :func:`profile_selection`) improves the message.
+        """
+        found = self.profiles.get(name)
+        if found is None:
+            raise self._not_found(name, source)
+        return found
+
+    def _not_found(self, name: str, source: Optional[str]) -> ProfileNotFoundError:
+        env_source = source if source and source.startswith("AWS_") else None
+        if name == "" and env_source:
+            return ProfileNotFoundError(
+                f"no profile name given: {env_source} is set to an empty string.",
+                hint=f"Unset {env_source} or set it to a profile name.",
+            )
+        if name == "":
+            return ProfileNotFoundError("no profile name given: it is empty.")
+        files = (
+            " or ".join(_display(p) for p in (self.config_path, self.credentials_path) if p)
+            or "any shared config file (no home directory is known)"
+        )
+        parts = [f"not found in {files}"]
+        if env_source:
+            parts[0] += f" (selected by {env_source})"
+        parts[0] += "."
+        available = sorted(self.profiles)
+        if available:
+            listed = ", ".join(available[:MAX_LISTED_PROFILES])
+            more = len(available) - MAX_LISTED_PROFILES
+            parts.append(
+                f"Available profiles: {listed}" + (f" and {more} more." if more > 0 else ".")
+            )
+            close = difflib.get_close_matches(name, available, n=1)
+            if close:
+                parts.append(f"Did you mean '{close[0]}'?")
+        else:
+            parts.append("No profiles are defined.")
+        for ignored in self.config.ignored:
+            if ignored.header == name:
+                parts.append(
+                    f"{_display(self.config_path)} line {ignored.line} has [{name}]: in the "
+                    f"config file write [profile {name}]."
+                )
+        for ignored in self.credentials.ignored:
+            if ignored.header.split(None, 1)[-1].strip() == name:
+                parts.append(
+                    f"{_display(self.credentials_path)} line {ignored.line} has "
+                    f"[{ignored.header}]: in the credentials file write [{name}]."
+                )
+        return ProfileNotFoundError(
+            " ".join(parts),
+            profile=name,
+            hint=f"Create it with `aws configure --profile {name}` or select another profile.",
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SharedConfig(config_path={self.config_path!r}, "
+            f"credentials_path={self.credentials_path!r}, profiles={sorted(self.profiles)!r})"
+        )
+
+
+def _display(path: Optional[str]) -> str:
+    return path or "<none>"
+
+
+# --- loading, with a per-file-version cache ---------------------------------------------------
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], tuple[tuple[int, int, int], ParsedFile]] = {}
+_parses = 0
+_MAX_CACHED = 64
+
+
+def cache_info() -> dict[str, int]:
+    """``{"parses": files parsed so far, "entries": cached file versions}`` (for tests)."""
+    with _lock:
+        return {"parses": _parses, "entries": len(_cache)}
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def load_file(path: Optional[str], kind: str) -> ParsedFile:
+    """Parse the ``kind`` (``"config"``/``"credentials"``) file at ``path``, at most once per
+    file version. A missing path, or one that is not a regular file, gives an empty file."""
+    global _parses
+    if not path:
+        return _empty(path, kind)
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        st = None  # read_file decides: absent, or an error naming the file
+    if st is not None and stat.S_ISREG(st.st_mode):
+        version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        with _lock:
+            hit = _cache.get((kind, path))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+    else:
+        version = None
+    text = read_file(path)
+    if text is None:
+        return _empty(path, kind)
+    parsed = (parse_config if kind == "config" else parse_credentials)(text, path)
+    if version is None:  # it became a regular file between stat and read: do not cache
+        return parsed
+    with _lock:
+        _parses += 1
+        _cache.pop((kind, path), None)
+        while len(_cache) >= _MAX_CACHED:
+            _cache.pop(next(iter(_cache)))
+        _cache[(kind, path)] = (version, parsed)
+    return parsed
+
+
+def _process_home() -> Optional[str]:
+    home = os.path.expanduser("~")  # HOME, else the password database
+    return None if home == "~" else home
+
+
+def load_shared_config(
+    env: Optional[Mapping[str, str]] = None,
+    *,
+    config_file: Optional[str] = None,
+    credentials_file: Optional[str] = None,
+    platform: Optional[str] = None,
+) -> SharedConfig:
+    """Locate (see :func:`locate`) and parse both shared files, merged.
+
+    ``env`` defaults to ``os.environ``; only then does a missing ``HOME`` fall back to the
+    password database (as ``os.path.expanduser`` does). ``config_file``/``credentials_file``
+    override the located paths (``~`` and ``$VARS`` are expanded against ``env``).
+    """
+    home = None
+    if env is None:
+        env = os.environ
+        home = _process_home()
+    located = locate(env, platform, home=home)
+
+    def pick(given: Optional[str], default: Optional[str]) -> Optional[str]:
+        return default if given is None else expand_path(given, env, platform, home=home)
+
+    cfg = pick(config_file, located.config_file)
+    creds = pick(credentials_file, located.credentials_file)
+    return SharedConfig(cfg, creds, load_file(cfg, "config"), load_file(creds, "credentials"))

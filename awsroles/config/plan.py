@@ -1,0 +1,534 @@
+"""Turn a profile into a Plan: one base source plus the role hops to assume, in order.
+
+Pure: it reads only the already-parsed profiles (no files, no environment, no network), so
+``explain`` and most tests work on it directly. The rules are botocore's (reference §4.3):
+
+* a profile with ``role_arn`` (and no ``web_identity_token_file``) is a role hop whose source is
+  ``credential_source`` or ``source_profile``;
+* a source profile that has static keys, or no role of its own, ends the chain with its own
+  credentials (web identity, SSO, static keys, credential_process, in botocore's order);
+* a profile may name itself as ``source_profile`` when it holds static keys; any other repeat is
+  a cycle, reported with the whole chain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Tuple
+
+from ..errors import (
+    CredentialSourceError,
+    InvalidConfigError,
+    PartialCredentialsError,
+    ProfileNotFoundError,
+    SourceProfileCycleError,
+)
+
+__all__ = [
+    "Plan",
+    "RoleHop",
+    "StaticKeys",
+    "NamedSource",
+    "WebIdentitySource",
+    "ProcessSource",
+    "SsoSource",
+    "build_plan",
+    "CREDENTIAL_SOURCES",
+]
+
+#: credential_source values, as the AWS CLI documents them (matched case-insensitively).
+CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+
+# --- base sources -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaticKeys:
+    """Long-lived keys written in a profile."""
+
+    profile: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+    account_id: Optional[str] = None
+    file: Optional[str] = None
+    kind = "static-keys"
+
+    def describe(self) -> str:
+        where = f" in {self.file}" if self.file else ""
+        tok = " + session token" if self.token else ""
+        key = f"access key {self.access_key[:4]}****{tok}"
+        return f"static keys of profile '{self.profile}'{where} ({key})"
+
+
+@dataclass(frozen=True)
+class NamedSource:
+    """``credential_source``: Environment, Ec2InstanceMetadata or EcsContainer."""
+
+    name: str
+    profile: str
+    kind = "credential-source"
+
+    def describe(self) -> str:
+        return f"credential_source = {self.name} (from profile '{self.profile}')"
+
+
+@dataclass(frozen=True)
+class WebIdentitySource:
+    profile: str
+    role_arn: str
+    token_file: str
+    role_session_name: Optional[str] = None
+    duration_seconds: Optional[int] = None
+    kind = "web-identity"
+
+    def describe(self) -> str:
+        return (
+            f"AssumeRoleWithWebIdentity {self.role_arn} with the token in {self.token_file} "
+            f"(profile '{self.profile}')"
+        )
+
+
+@dataclass(frozen=True)
+class ProcessSource:
+    profile: str
+    command: str
+    account_id: Optional[str] = None
+    kind = "credential-process"
+
+    def describe(self) -> str:
+        return f"credential_process of profile '{self.profile}'"
+
+
+@dataclass(frozen=True)
+class SsoSource:
+    profile: str
+    settings: Tuple[Tuple[str, str], ...]
+    kind = "sso"
+
+    def describe(self) -> str:
+        s = dict(self.settings)
+        return (
+            f"SSO role '{s.get('sso_role_name')}' in account {s.get('sso_account_id')} "
+            f"(profile '{self.profile}')"
+        )
+
+
+BaseSource = Any  # one of the classes above
+
+
+# --- role hops ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleHop:
+    """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
+
+    profile: str
+    role_arn: str
+    role_session_name: Optional[str] = None
+    external_id: Optional[str] = None
+    mfa_serial: Optional[str] = None
+    duration_seconds: Optional[int] = None
+    policy: Optional[str] = None
+    policy_arns: Tuple[str, ...] = ()
+    tags: Tuple[Tuple[str, str], ...] = ()
+    transitive_tag_keys: Tuple[str, ...] = ()
+    source_identity: Optional[str] = None
+
+    def cache_args(self) -> dict:
+        """The AssumeRole arguments that make up the cache key (botocore's algorithm):
+        no TokenCode, and no RoleSessionName when it is generated."""
+        args: dict = {"RoleArn": self.role_arn}
+        if self.role_session_name:
+            args["RoleSessionName"] = self.role_session_name
+        if self.external_id is not None:
+            args["ExternalId"] = self.external_id
+        if self.mfa_serial is not None:
+            args["SerialNumber"] = self.mfa_serial
+        if self.duration_seconds is not None:
+            args["DurationSeconds"] = self.duration_seconds
+        if self.policy is not None:
+            args["Policy"] = self.policy
+        if self.policy_arns:
+            args["PolicyArns"] = [{"arn": a} for a in self.policy_arns]
+        if self.tags:
+            args["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
+        if self.transitive_tag_keys:
+            args["TransitiveTagKeys"] = list(self.transitive_tag_keys)
+        if self.source_identity is not None:
+            args["SourceIdentity"] = self.source_identity
+        return args
+
+    def describe(self) -> str:
+        extra = []
+        if self.role_session_name:
+            extra.append(f"session name {self.role_session_name}")
+        if self.external_id is not None:
+            extra.append("external_id set")
+        if self.mfa_serial:
+            extra.append(f"MFA {self.mfa_serial}")
+        if self.duration_seconds:
+            extra.append(f"{self.duration_seconds} s")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"AssumeRole {self.role_arn} [profile '{self.profile}']{tail}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What resolving ``profile`` will do: get ``base`` credentials, then assume ``hops`` in
+    order (``hops[0]`` is assumed with the base credentials)."""
+
+    profile: str
+    base: BaseSource
+    hops: Tuple[RoleHop, ...] = ()
+
+    def describe(self) -> str:
+        lines = [f"profile '{self.profile}':", f"  1. {self.base.describe()}"]
+        for i, hop in enumerate(self.hops, start=2):
+            lines.append(f"  {i}. {hop.describe()}")
+        return "\n".join(lines)
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+def _values(profile: Any) -> Mapping[str, str]:
+    return (
+        profile.values
+        if hasattr(profile, "values") and not isinstance(profile, Mapping)
+        else profile
+    )
+
+
+def _key_sections(profile: Any) -> list:
+    """(file, values) pairs in the order botocore's providers read static keys:
+    the credentials file first, then the config file. A plain mapping is one section."""
+    if isinstance(profile, Mapping):
+        return [(None, profile)]
+    out = []
+    for attr in ("credentials_section", "config_section"):
+        sec = getattr(profile, attr, None)
+        if sec is not None:
+            out.append((getattr(profile, attr.replace("_section", "_path"), None), sec.values))
+    return out or [(None, _values(profile))]
+
+
+def _where(profile: Any, key: Optional[str]) -> dict:
+    """file/line keyword arguments for an error about ``key`` of ``profile``."""
+    origin = getattr(profile, "origin", None)
+    if key and callable(origin):
+        try:
+            found = origin(key)
+        except Exception:
+            found = None
+        if found:
+            return {"file": found[0], "line": found[1]}
+    return {}
+
+
+def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
+    """The profile's static keys, read per file as botocore reads them, or None."""
+    for path, vals in _key_sections(profile):
+        if "aws_access_key_id" not in vals:
+            continue
+        access = vals.get("aws_access_key_id") or ""
+        secret = vals.get("aws_secret_access_key")
+        if not secret:
+            raise PartialCredentialsError(
+                "aws_access_key_id is set but aws_secret_access_key is missing.",
+                file=path,
+                profile=name,
+                key="aws_secret_access_key",
+                hint="Add the secret key next to the access key, or remove both.",
+            )
+        token = vals.get("aws_security_token") or vals.get("aws_session_token") or None
+        return StaticKeys(
+            profile=name,
+            access_key=access,
+            secret_key=secret,
+            token=token,
+            account_id=vals.get("aws_account_id") or None,
+            file=path,
+        )
+    for path, vals in _key_sections(profile):
+        if vals.get("aws_secret_access_key") and "aws_access_key_id" not in vals:
+            raise PartialCredentialsError(
+                "aws_secret_access_key is set but aws_access_key_id is missing.",
+                file=path,
+                profile=name,
+                key="aws_access_key_id",
+                hint="Add the access key next to the secret key, or remove both.",
+            )
+    return None
+
+
+def _has_static_keys(profile: Any) -> bool:
+    return any(
+        "aws_access_key_id" in vals or "aws_secret_access_key" in vals
+        for _, vals in _key_sections(profile)
+    )
+
+
+def _int_duration(name: str, profile: Any) -> Optional[int]:
+    raw = _values(profile).get("duration_seconds")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not 900 <= value <= 43200:
+        raise InvalidConfigError(
+            f"duration_seconds must be a whole number of seconds from 900 to 43200, got {raw!r}.",
+            profile=name,
+            key="duration_seconds",
+            hint="Write for example: duration_seconds = 3600",
+            **_where(profile, "duration_seconds"),
+        )
+    return value
+
+
+def _role_hop(name: str, profile: Any) -> RoleHop:
+    vals = _values(profile)
+    role_arn = vals.get("role_arn", "").strip()
+    if not role_arn.startswith("arn:") or len(role_arn) < 20:
+        raise InvalidConfigError(
+            f"role_arn {role_arn!r} is not a role ARN.",
+            profile=name,
+            key="role_arn",
+            hint="Write for example: role_arn = arn:aws:iam::123456789012:role/Admin",
+            **_where(profile, "role_arn"),
+        )
+    session = vals.get("role_session_name") or None
+    if session is not None and not _SESSION_NAME.match(session):
+        raise InvalidConfigError(
+            f"role_session_name {session!r} must be 2 to 64 characters of letters, digits "
+            "and +=,.@_-.",
+            profile=name,
+            key="role_session_name",
+            **_where(profile, "role_session_name"),
+        )
+    external_id = vals.get("external_id")
+    if external_id is not None and not _EXTERNAL_ID.match(external_id):
+        raise InvalidConfigError(
+            "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
+            profile=name,
+            key="external_id",
+            **_where(profile, "external_id"),
+        )
+    mfa_serial = vals.get("mfa_serial") or None
+    if mfa_serial is not None and len(mfa_serial) < 9:
+        raise InvalidConfigError(
+            f"mfa_serial {mfa_serial!r} is too short to be an MFA device serial or ARN.",
+            profile=name,
+            key="mfa_serial",
+            hint="Use the device ARN, e.g. arn:aws:iam::123456789012:mfa/alice",
+            **_where(profile, "mfa_serial"),
+        )
+    return RoleHop(
+        profile=name,
+        role_arn=role_arn,
+        role_session_name=session,
+        external_id=external_id,
+        mfa_serial=mfa_serial,
+        duration_seconds=_int_duration(name, profile),
+    )
+
+
+def _web_identity(name: str, profile: Any) -> WebIdentitySource:
+    vals = _values(profile)
+    role_arn = vals.get("role_arn")
+    if not role_arn:
+        raise InvalidConfigError(
+            "web_identity_token_file is set but role_arn is missing.",
+            profile=name,
+            key="role_arn",
+            hint="Add role_arn = arn:aws:iam::<account>:role/<name> to the profile.",
+            **_where(profile, "web_identity_token_file"),
+        )
+    return WebIdentitySource(
+        profile=name,
+        role_arn=role_arn,
+        token_file=vals["web_identity_token_file"],
+        role_session_name=vals.get("role_session_name") or None,
+    )
+
+
+def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]]) -> SsoSource:
+    vals = _values(profile)
+    settings = {k: v for k, v in vals.items() if k.startswith("sso_")}
+    session = vals.get("sso_session")
+    if session is not None:
+        if session not in sso_sessions:
+            raise InvalidConfigError(
+                f"sso_session '{session}' does not exist.",
+                profile=name,
+                key="sso_session",
+                hint=f"Add an [sso-session {session}] section to the config file.",
+                **_where(profile, "sso_session"),
+            )
+        sess = _values(sso_sessions[session])
+        for key in ("sso_region", "sso_start_url"):
+            if key in vals and key in sess and vals[key] != sess[key]:
+                raise InvalidConfigError(
+                    f"{key} is {vals[key]!r} in the profile but {sess[key]!r} in "
+                    f"[sso-session {session}].",
+                    profile=name,
+                    key=key,
+                    hint="Keep it in the sso-session section only.",
+                )
+            if key in sess:
+                settings[key] = sess[key]
+    for a, b in (("sso_role_name", "sso_account_id"), ("sso_account_id", "sso_role_name")):
+        if a in vals and b not in vals:
+            raise InvalidConfigError(
+                f"{a} is set, so {b} must be set too.", profile=name, key=b, **_where(profile, a)
+            )
+    return SsoSource(profile=name, settings=tuple(sorted(settings.items())))
+
+
+def _own_credentials(
+    name: str, profile: Any, sso_sessions: Mapping[str, Any], *, top_level: bool
+) -> Optional[BaseSource]:
+    """What a profile supplies by itself, in botocore's profile-provider order:
+    web identity, SSO, credentials-file keys, credential_process, config-file keys."""
+    vals = _values(profile)
+    if vals.get("web_identity_token_file"):
+        return _web_identity(name, profile)
+    if "sso_role_name" in vals or "sso_account_id" in vals:
+        return _sso(name, profile, sso_sessions)
+    sections = _key_sections(profile)
+    first_file_keys = sections[0][1] if sections else {}
+    if "aws_access_key_id" in first_file_keys:
+        return static_keys(name, profile)
+    if vals.get("credential_process"):
+        return ProcessSource(name, vals["credential_process"], vals.get("aws_account_id") or None)
+    return static_keys(name, profile)
+
+
+def build_plan(
+    profiles: Mapping[str, Any],
+    selected: str,
+    *,
+    sso_sessions: Optional[Mapping[str, Any]] = None,
+) -> Optional[Plan]:
+    """The plan for ``selected``, or None when the profile holds no credential settings
+    (the default chain then goes on to the container and instance providers).
+
+    Raises ProfileNotFoundError, InvalidConfigError, PartialCredentialsError,
+    CredentialSourceError or SourceProfileCycleError, each naming profile and key."""
+    sso_sessions = sso_sessions or {}
+    if selected not in profiles:
+        raise ProfileNotFoundError(
+            f"profile '{selected}' does not exist.",
+            hint=_available(profiles),
+        )
+    top = profiles[selected]
+    vals = _values(top)
+    if not (vals.get("role_arn") and not vals.get("web_identity_token_file")):
+        base = _own_credentials(selected, top, sso_sessions, top_level=True)
+        return Plan(selected, base) if base is not None else None
+
+    hops = []
+    visited = [selected]
+    name, profile = selected, top
+    while True:
+        vals = _values(profile)
+        source_profile = vals.get("source_profile")
+        credential_source = vals.get("credential_source")
+        if source_profile is not None and credential_source is not None:
+            raise CredentialSourceError(
+                "source_profile and credential_source are both set; a role takes its source "
+                "credentials from one of them.",
+                profile=name,
+                key="credential_source",
+                hint="Remove one of the two keys.",
+                **_where(profile, "credential_source"),
+            )
+        if source_profile is None and credential_source is None:
+            raise PartialCredentialsError(
+                "role_arn is set but neither source_profile nor credential_source says where "
+                "the credentials to assume it come from.",
+                profile=name,
+                key="source_profile",
+                hint="Add source_profile = <profile with keys> or credential_source = "
+                + " | ".join(CREDENTIAL_SOURCES),
+                **_where(profile, "role_arn"),
+            )
+        hop = _role_hop(name, profile)
+        hops.append(hop)
+        if credential_source is not None:
+            base = NamedSource(_credential_source(name, profile, credential_source), name)
+            break
+        if source_profile == name:
+            base = static_keys(name, profile) if _has_static_keys(profile) else None
+            if base is None:
+                raise _cycle(visited + [name], profile, name)
+            break
+        if source_profile in visited:
+            raise _cycle(visited + [source_profile], profile, name)
+        if source_profile not in profiles:
+            raise InvalidConfigError(
+                f"source_profile '{source_profile}' does not exist.",
+                profile=name,
+                key="source_profile",
+                hint=_available(profiles),
+                **_where(profile, "source_profile"),
+            )
+        visited.append(source_profile)
+        src = profiles[source_profile]
+        svals = _values(src)
+        has_role = bool(svals.get("role_arn")) and not svals.get("web_identity_token_file")
+        if _has_static_keys(src) or not has_role:
+            base = _own_credentials(source_profile, src, sso_sessions, top_level=False)
+            if base is None:
+                raise InvalidConfigError(
+                    f"source profile '{source_profile}' (used by profile '{name}') has no "
+                    "credentials.",
+                    profile=source_profile,
+                    hint="Give it aws_access_key_id and aws_secret_access_key, a role_arn with "
+                    "its own source, web_identity_token_file, SSO settings or "
+                    "credential_process.",
+                )
+            break
+        name, profile = source_profile, src
+    return Plan(selected, base, tuple(reversed(hops)))
+
+
+def _credential_source(name: str, profile: Any, value: str) -> str:
+    for canonical in CREDENTIAL_SOURCES:
+        if value.strip().lower() == canonical.lower():
+            return canonical
+    raise CredentialSourceError(
+        f"credential_source {value!r} is not valid; valid values are "
+        + ", ".join(CREDENTIAL_SOURCES)
+        + ".",
+        profile=name,
+        key="credential_source",
+        **_where(profile, "credential_source"),
+    )
+
+
+def _cycle(chain: list, profile: Any, name: str) -> SourceProfileCycleError:
+    return SourceProfileCycleError(
+        "source_profile links form a loop: " + " -> ".join(chain) + ".",
+        chain=tuple(chain),
+        profile=name,
+        key="source_profile",
+        hint="Point the last profile at one that has keys or a credential_source.",
+        **_where(profile, "source_profile"),
+    )
+
+
+def _available(profiles: Mapping[str, Any]) -> str:
+    names = sorted(profiles)
+    if not names:
+        return "No profiles are defined; run `aws configure` or create ~/.aws/config."
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    return f"Profiles defined: {shown}."
