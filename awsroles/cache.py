@@ -1,0 +1,550 @@
+"""The credential cache, shared with the AWS CLI's ``~/.aws/cli/cache``.
+
+File names and content follow botocore exactly (reference §5): ``<sha1 of the AssumeRole
+arguments>.json`` holding the STS response as one line of JSON. Unlike botocore, a cache that
+cannot be read or written is never fatal: a bad entry is a miss, a failed write returns False
+and logs one warning, and no log record or exception ever carries a secret.
+
+This module sits on the cache-hit fast path: it imports neither requests nor botocore, imports
+``filelock`` only when a lock is taken, and ``dateutil`` only for unusual ``Expiration`` formats.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import stat
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, Iterator, List, Mapping, Optional
+
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore[assignment,misc]
+
+__all__ = [
+    "CredentialCache",
+    "FileCache",
+    "MemoryCache",
+    "NoCache",
+    "cache_key",
+    "default_cache_dir",
+    "entry_expiry",
+    "is_valid_entry",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The four strings every reader (botocore, the AWS CLI, awsroles) needs in ``Credentials``.
+REQUIRED_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+#: Keys that vary per call and are never part of the cache key.
+_PER_CALL_ARGS = ("TokenCode", "WebIdentityToken")
+#: Entries are ~600 bytes; anything far larger is not ours.
+_MAX_ENTRY_BYTES = 1 << 20
+_LOCK_SUFFIX = ".json.lock"
+_STS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+# --- the key --------------------------------------------------------------------------------
+
+
+def cache_key(args: Mapping[str, Any]) -> str:
+    """botocore's ``BaseAssumeRoleCredentialFetcher._create_cache_key`` (reference §5.1).
+
+    ``args`` are the AssumeRole (or AssumeRoleWithWebIdentity) keyword arguments. A falsy
+    ``RoleSessionName`` is dropped, as botocore drops the name it generates in its place.
+    ``TokenCode`` and ``WebIdentityToken`` are dropped too: botocore adds them only at call time.
+    """
+    if "RoleArn" not in args:
+        raise ValueError("cache_key: the AssumeRole arguments must include RoleArn")
+    data = {k: v for k, v in args.items() if k not in _PER_CALL_ARGS}
+    if "RoleSessionName" in data and not data["RoleSessionName"]:
+        del data["RoleSessionName"]
+    if "Policy" in data:
+        policy = data["Policy"]
+        if not isinstance(policy, (str, bytes, bytearray)):
+            raise TypeError("cache_key: Policy must be a JSON document string")
+        data["Policy"] = json.loads(policy)
+    text = json.dumps(data, sort_keys=True)
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
+
+
+def default_cache_dir(env: Mapping[str, str]) -> str:
+    """The AWS CLI's ``~/.aws/cli/cache``, with ``~`` expanded from ``env`` as expanduser does."""
+    if os.name == "nt":  # pragma: no cover - ntpath.expanduser rules
+        home = env.get("USERPROFILE")
+        if home is None and "HOMEPATH" in env:
+            home = env.get("HOMEDRIVE", "") + env["HOMEPATH"]
+        return os.path.join(home or "~", ".aws", "cli", "cache")
+    home = env.get("HOME")
+    if home is None:  # as posixpath.expanduser: the password database
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    return home.rstrip("/") + "/.aws/cli/cache"
+
+
+_BAD_KEY = re.compile(r"[/\\\0]")
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not key or key[0] == "." or _BAD_KEY.search(key):
+        raise ValueError(f"not a usable cache key: {key!r}")
+    return key
+
+
+# --- entries --------------------------------------------------------------------------------
+
+_FAST_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?"
+    r"(Z|UTC|GMT|[+-]\d\d:?\d\d)\Z"
+)
+
+
+def _parse_time(value: str) -> datetime:
+    """Parse an ``Expiration`` string to an aware UTC datetime; ValueError when not possible.
+
+    The formats botocore and the CLI write (``…Z``, ``…UTC``, ``…+00:00``) take a fast path;
+    anything else goes to ``dateutil.parser.parse``, as botocore does. A naive result is an
+    error: botocore crashes on it, and the writer's zone cannot be known.
+    """
+    m = _FAST_TIME.match(value)
+    if m is not None:
+        *fields, frac, zone = m.groups()
+        try:
+            micro = int(frac.ljust(6, "0")) if frac else 0
+            dt = datetime(*map(int, fields), micro, tzinfo=timezone.utc)  # type: ignore[misc]
+            if zone[0] in "+-":
+                digits = zone[1:].replace(":", "")
+                offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+                dt = dt - offset if zone[0] == "+" else dt + offset
+            return dt
+        except (ValueError, OverflowError):
+            pass  # let dateutil decide
+    from dateutil.parser import parse  # slow import, only for unusual formats
+
+    try:
+        dt = parse(value)
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise ValueError("Expiration is not a date") from exc
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("Expiration has no time zone")
+    try:
+        return dt.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("Expiration is out of range") from exc
+
+
+def entry_expiry(data: Mapping[str, Any]) -> datetime:
+    """``data['Credentials']['Expiration']`` as an aware UTC datetime (ValueError if invalid)."""
+    try:
+        value = data["Credentials"]["Expiration"]
+    except (KeyError, TypeError) as exc:
+        raise ValueError("cache entry has no Credentials.Expiration") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    if not isinstance(value, str):
+        raise ValueError("Expiration is not a string")
+    return _parse_time(value)
+
+
+def _invalid_reason(data: Any) -> Optional[str]:
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    creds = data.get("Credentials")
+    if not isinstance(creds, dict):
+        return "no Credentials object"
+    for name in REQUIRED_FIELDS:
+        value = creds.get(name)
+        if not isinstance(value, str) or not value:
+            return f"Credentials.{name} missing or not a string"
+    try:
+        _parse_time(creds["Expiration"])
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def is_valid_entry(data: Any) -> bool:
+    """True when botocore, the AWS CLI and awsroles can all use ``data`` as a cache entry."""
+    return _invalid_reason(data) is None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.strftime(_STS_TIME_FORMAT)  # naive values are taken as UTC
+    raise TypeError(f"a {type(value).__name__} cannot be stored in the credential cache")
+
+
+def _serialise(data: Mapping[str, Any]) -> str:
+    """The exact text botocore/the CLI write: default separators, ASCII, no newline."""
+    try:
+        text = json.dumps(data, default=_json_default)
+    except (TypeError, ValueError) as exc:  # never echo the value: it holds secrets
+        raise ValueError(f"cache entry is not JSON serialisable: {exc}") from None
+    reason = _invalid_reason(json.loads(text))
+    if reason is not None:
+        raise ValueError(f"not a usable cache entry: {reason}")
+    return text
+
+
+def _parse_entry(raw: bytes, key: str, where: str) -> Optional[Dict[str, Any]]:
+    try:
+        data = json.loads(raw)
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        logger.debug("credential cache miss for %s in %s: not valid JSON", key, where)
+        return None
+    reason = _invalid_reason(data)
+    if reason is not None:
+        logger.debug("credential cache miss for %s in %s: %s", key, where, reason)
+        return None
+    return data
+
+
+# --- the protocol ---------------------------------------------------------------------------
+
+
+class CredentialCache(Protocol):
+    """What the providers need from a cache. Keys are :func:`cache_key` values."""
+
+    def load(self, key: str) -> Optional[Dict[str, Any]]: ...
+
+    def store(self, key: str, data: Mapping[str, Any]) -> bool: ...
+
+    def lock(self, key: str, timeout: float = 10.0) -> Any: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def keys(self) -> List[str]: ...
+
+
+class _KeyLock:
+    """A per-key lock that is re-entrant within one thread and can time out."""
+
+    __slots__ = ("lock", "depth")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.depth = 0
+
+
+_KEY_LOCKS: Dict[str, _KeyLock] = {}  # shared by every FileCache on the same path
+_KEY_LOCKS_GUARD = threading.Lock()
+
+
+def _key_lock(table: Dict[str, _KeyLock], name: str) -> _KeyLock:
+    with _KEY_LOCKS_GUARD:
+        entry = table.get(name)
+        if entry is None:
+            entry = table[name] = _KeyLock()
+        return entry
+
+
+def _check_timeout(timeout: float) -> float:
+    timeout = float(timeout)
+    if not timeout >= 0:
+        raise ValueError("lock timeout must be a non-negative number of seconds")
+    return timeout
+
+
+class _CacheBase:
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> List[str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class NoCache(_CacheBase):
+    """Caches nothing: every load misses, every store is dropped, locks are no-ops."""
+
+    def load(self, key: str) -> Optional[Dict[str, Any]]:
+        return None
+
+    def store(self, key: str, data: Mapping[str, Any]) -> bool:
+        _serialise(data)  # the same programming errors as the other caches
+        return False
+
+    @contextmanager
+    def lock(self, key: str, timeout: float = 10.0) -> Iterator[bool]:
+        _check_timeout(timeout)
+        yield True
+
+    def delete(self, key: str) -> bool:
+        return False
+
+    def keys(self) -> List[str]:
+        return []
+
+    def __repr__(self) -> str:
+        return "NoCache()"
+
+
+class MemoryCache(_CacheBase):
+    """An in-process cache holding the serialised text, so loads return fresh copies."""
+
+    def __init__(self) -> None:
+        self._entries: Dict[str, str] = {}
+        self._locks: Dict[str, _KeyLock] = {}
+
+    def load(self, key: str) -> Optional[Dict[str, Any]]:
+        text = self._entries.get(key)
+        if text is None:
+            return None
+        return _parse_entry(text.encode("ascii"), key, "memory")
+
+    def store(self, key: str, data: Mapping[str, Any]) -> bool:
+        self._entries[key] = _serialise(data)
+        return True
+
+    @contextmanager
+    def lock(self, key: str, timeout: float = 10.0) -> Iterator[bool]:
+        entry = _key_lock(self._locks, key)
+        with _held(entry, key, _check_timeout(timeout), "memory") as held:
+            yield held
+
+    def delete(self, key: str) -> bool:
+        return self._entries.pop(key, None) is not None
+
+    def keys(self) -> List[str]:
+        return sorted(self._entries)
+
+    def __repr__(self) -> str:
+        return f"MemoryCache(<{len(self._entries)} entries>)"
+
+
+@contextmanager
+def _held(entry: _KeyLock, key: str, timeout: float, where: str) -> Iterator[bool]:
+    """Hold ``entry``'s thread lock; on timeout warn and go on without it (yield False)."""
+    if timeout <= 0:
+        acquired = entry.lock.acquire(blocking=False)
+    else:
+        acquired = entry.lock.acquire(timeout=min(timeout, threading.TIMEOUT_MAX))
+    if not acquired:
+        msg = "credential cache: waited %.1f s for the lock on %s in %s; going on without it"
+        logger.warning(msg, timeout, key, where)
+        yield False
+        return
+    entry.depth += 1
+    try:
+        yield True
+    finally:
+        entry.depth -= 1
+        entry.lock.release()
+
+
+class FileCache(_CacheBase):
+    """``<directory>/<key>.json`` files, byte-compatible with botocore's ``JSONFileCache``.
+
+    Locks are ``<key>.json.lock`` files (``filelock``, ``flock`` on POSIX; the kernel drops the
+    lock when its holder dies). The CLI only ever opens ``<key>.json``, so it ignores them.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = os.fspath(directory)
+        self._warned = False
+        self._warn_guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileCache({self.directory!r})"
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.directory, _check_key(key) + ".json")
+
+    # reading ---------------------------------------------------------------------------------
+
+    def load(self, key: str) -> Optional[Dict[str, Any]]:
+        path = self.path(key)
+        try:  # O_NONBLOCK: a FIFO planted at the path must not hang us
+            fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.debug("credential cache miss for %s: cannot open (%s)", key, _errname(exc))
+            return None
+        try:
+            with open(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    logger.debug("credential cache miss for %s: not a regular file", key)
+                    return None
+                raw = f.read(_MAX_ENTRY_BYTES + 1)
+        except OSError as exc:
+            logger.debug("credential cache miss for %s: cannot read (%s)", key, _errname(exc))
+            return None
+        if len(raw) > _MAX_ENTRY_BYTES:
+            logger.debug("credential cache miss for %s: file too large", key)
+            return None
+        return _parse_entry(raw, key, self.directory)
+
+    def keys(self) -> List[str]:
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        return sorted(
+            n[:-5] for n in names if n.endswith(".json") and not n.startswith(".") and len(n) > 5
+        )
+
+    # writing ---------------------------------------------------------------------------------
+
+    def store(self, key: str, data: Mapping[str, Any]) -> bool:
+        """Write atomically; False (and one warning per instance) when the disk refuses."""
+        final = self.path(key)
+        payload = _serialise(data).encode("ascii")
+        tmp = None
+        fd = -1
+        try:
+            self._ensure_directory()
+            fd, tmp = self._create_temp(key)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # exactly 0600 whatever the umask
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, final)  # replaces a symlink at `final`, never writes through it
+            tmp = None
+            return True
+        except OSError as exc:
+            self._warn_unwritable(exc)
+            return False
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    def _create_temp(self, key: str) -> tuple[int, str]:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
+        for _ in range(100):
+            tmp = os.path.join(self.directory, f".{key}.{os.urandom(6).hex()}.tmp")
+            try:
+                return os.open(tmp, flags, 0o600), tmp
+            except FileExistsError:  # O_EXCL: also refuses a planted symlink
+                continue
+        raise FileExistsError(errno.EEXIST, "no free temporary file name")  # pragma: no cover
+
+    def _ensure_directory(self) -> None:
+        """Create missing directories 0700 (botocore: umask default). Existing ones are kept."""
+        if os.path.isdir(self.directory):
+            return
+        missing = []
+        path = os.path.abspath(self.directory)
+        while not os.path.lexists(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:  # pragma: no cover
+                break
+            path = parent
+        for path in reversed(missing):
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                if not os.path.isdir(path):
+                    raise
+                continue
+            if os.name != "nt":
+                os.chmod(path, 0o700)  # the umask may have removed owner bits
+        if not os.path.isdir(self.directory):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", self.directory)
+
+    def _warn_unwritable(self, exc: OSError) -> None:
+        with self._warn_guard:
+            first = not self._warned
+            self._warned = True
+        msg = "credential cache %s is not writable (%s); credentials kept in memory only"
+        logger.log(logging.WARNING if first else logging.DEBUG, msg, self.directory, _errname(exc))
+
+    def delete(self, key: str) -> bool:
+        """Remove ``<key>.json``. The lock file stays: removing it could break a holder's lock."""
+        try:
+            os.unlink(self.path(key))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            logger.debug("credential cache: cannot delete %s (%s)", key, _errname(exc))
+            return False
+        return True
+
+    # locking ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, key: str, timeout: float = 10.0) -> Iterator[bool]:
+        """Hold the cross-process lock for ``key``; yields False when it went on without it.
+
+        Threads of this process queue on an in-process lock first, then processes on the lock
+        file. A timeout or an unusable lock file logs a warning and proceeds unlocked, so a
+        stuck holder can delay a caller by at most ``timeout`` seconds, never block it.
+        """
+        timeout = _check_timeout(timeout)
+        lock_path = os.path.join(self.directory, _check_key(key) + _LOCK_SUFFIX)
+        deadline = time.monotonic() + timeout
+        entry = _key_lock(_KEY_LOCKS, os.path.abspath(lock_path))
+        with _held(entry, key, timeout, self.directory) as held:
+            if not held or entry.depth > 1:  # timed out, or re-entered by this thread
+                yield held
+                return
+            file_lock = self._file_lock(lock_path, key, max(0.0, deadline - time.monotonic()))
+            try:
+                yield file_lock is not None
+            finally:
+                if file_lock is not None:
+                    try:
+                        file_lock.release()
+                    except OSError as exc:  # pragma: no cover
+                        logger.debug("credential cache: unlocking %s: %s", key, _errname(exc))
+
+    def _file_lock(self, lock_path: str, key: str, timeout: float) -> Any:
+        try:
+            self._ensure_directory()
+            # Create it ourselves: 0600 from creation, and never through a planted symlink.
+            flags = os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
+            os.close(os.open(lock_path, flags, 0o600))
+        except OSError as exc:
+            self._warn_unwritable(exc)
+            return None
+        try:
+            import filelock  # only when a lock is actually taken
+        except ImportError:  # a broken install must not stop resolution
+            logger.warning("credential cache: filelock is not installed; not locking %s", key)
+            return None
+        file_lock = filelock.FileLock(lock_path)
+        try:
+            file_lock.acquire(timeout=timeout, poll_interval=0.05)
+        except filelock.Timeout:
+            msg = "credential cache: waited %.1f s for %s; going on without the lock"
+            logger.warning(msg, timeout, lock_path)
+            return None
+        except OSError as exc:
+            self._warn_unwritable(exc)
+            return None
+        return file_lock
+
+
+def _errname(exc: OSError) -> str:
+    """An OSError described without its file names or arguments (which could be anything)."""
+    code = errno.errorcode.get(exc.errno or 0, "")
+    text = exc.strerror or type(exc).__name__
+    return f"{code}: {text}" if code else text
