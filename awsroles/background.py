@@ -1,0 +1,87 @@
+"""One background worker per process that runs advisory-window refreshes.
+
+The worker knows nothing about refresh windows: it runs the callables it is handed. A
+credential object schedules itself at most once at a time (``schedule`` returns False when the
+same key is already queued or running), so a burst of callers inside the advisory window makes
+exactly one refresh. The worker thread is a daemon, started lazily, and restarted after
+``fork()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from typing import Callable, Hashable
+
+log = logging.getLogger("awsroles")
+
+_MAX_QUEUED = 64
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue(maxsize=_MAX_QUEUED)
+        self._pending: set = set()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._idle = threading.Condition(self._lock)
+
+    def schedule(self, key: Hashable, job: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the old thread does not exist here
+                self._reset_after_fork()
+            if key in self._pending:
+                return False
+            try:
+                self._queue.put_nowait((key, job))
+            except queue.Full:
+                log.debug("background refresh queue is full; the refresh runs on a later call")
+                return False
+            self._pending.add(key)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="awsroles-refresh", daemon=True
+                )
+                self._thread.start()
+            return True
+
+    def _reset_after_fork(self) -> None:
+        self._queue = queue.Queue(maxsize=_MAX_QUEUED)
+        self._pending = set()
+        self._thread = None
+        self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            key, job = self._queue.get()
+            try:
+                job()
+            except Exception:  # the job reports its own failures; never kill the worker
+                log.debug("background refresh job raised", exc_info=False)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is queued or running (for tests and short-lived commands)."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._pending, timeout=timeout)
+
+    def busy(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._pending
+
+
+WORKER = _Worker()
+
+
+def schedule(key: Hashable, job: Callable[[], None]) -> bool:
+    return WORKER.schedule(key, job)
+
+
+def wait_idle(timeout: float | None = 10.0) -> bool:
+    return WORKER.wait_idle(timeout)

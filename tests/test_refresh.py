@@ -1,0 +1,229 @@
+"""RefreshableCredentials: windows, single flight, static stability, error memory."""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from awsroles import background
+from awsroles.credentials import Credentials
+from awsroles.errors import AccessDeniedError, RefreshError, TransportError
+from awsroles.refresh import (
+    ADVISORY,
+    FORCED,
+    INITIAL,
+    MANDATORY,
+    RefreshableCredentials,
+    advisory_window_for,
+)
+from awsroles.testing.clock import FrozenClock
+
+
+class Source:
+    """A fetch function issuing numbered credentials that live ``lifetime`` seconds."""
+
+    def __init__(self, clock, lifetime=3600, fail=None):
+        self.clock = clock
+        self.lifetime = lifetime
+        self.calls = []
+        self.fail = fail  # callable(mode) -> exception or None
+        self.gate = None
+
+    def __call__(self, mode, current):
+        self.calls.append(mode)
+        if self.gate is not None:
+            self.gate.wait(5)
+        if self.fail is not None:
+            exc = self.fail(mode)
+            if exc is not None:
+                raise exc
+        n = len(self.calls)
+        return Credentials(
+            f"AKID{n}",
+            f"secret{n}",
+            f"token{n}",
+            expiry=self.clock.now() + timedelta(seconds=self.lifetime),
+            method="test",
+        )
+
+
+@pytest.mark.parametrize(
+    "lifetime,window",
+    [
+        (600, 300),
+        (20 * 60, 300),
+        (20 * 60 + 1, 900),
+        (89 * 60, 900),
+        (90 * 60, 3600),
+        (12 * 3600, 3600),
+    ],
+)
+def test_advisory_window_from_lifetime(lifetime, window):
+    assert advisory_window_for(lifetime) == window
+
+
+def test_first_use_fetches_once_then_serves_lock_free():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    assert src.calls == []  # deferred: nothing fetched at construction
+    a = creds.get_frozen_credentials()
+    b = creds.get_frozen_credentials()
+    assert a is b and a.access_key == "AKID1"
+    assert src.calls == [INITIAL]
+
+
+def test_stale_window_serves_current_and_refreshes_once_in_background():
+    clock = FrozenClock()
+    src = Source(clock)  # 1 h lifetime -> 15 min advisory window
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    creds.get_frozen_credentials()
+    clock.advance(minutes=46)  # 14 min left: stale
+    assert creds.state() == "stale"
+    src.gate = threading.Event()
+    got = [creds.get_frozen_credentials() for _ in range(50)]
+    assert {c.access_key for c in got} == {"AKID1"}  # nobody waited
+    src.gate.set()
+    assert background.wait_idle(5)
+    assert src.calls == [INITIAL, ADVISORY]
+    assert creds.get_frozen_credentials().access_key == "AKID2"
+
+
+def test_mandatory_window_blocks_and_refreshes():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    clock.advance(minutes=59, seconds=30)  # 30 s left: inside the 60 s mandatory window
+    assert creds.state() == "invalid"
+    assert creds.get_frozen_credentials().access_key == "AKID2"
+    assert src.calls == [INITIAL, MANDATORY]
+
+
+def test_explicit_windows_are_honoured():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(
+        src,
+        method="test",
+        clock=clock,
+        advisory_timeout=900,
+        mandatory_timeout=600,
+        background_refresh=False,
+    )
+    creds.get_frozen_credentials()
+    clock.advance(seconds=3600 - 901)
+    assert creds.state() == "fresh"
+    clock.advance(seconds=2)
+    assert creds.state() == "stale"
+    clock.advance(seconds=300)
+    assert creds.state() == "invalid"
+
+
+def test_concurrent_callers_in_mandatory_window_make_one_fetch():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    src.gate = threading.Event()
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(creds.get_frozen_credentials()))
+        for _ in range(16)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    src.gate.set()
+    for t in threads:
+        t.join(5)
+    assert len(results) == 16
+    assert {c.access_key for c in results} == {"AKID1"}
+    assert src.calls == [INITIAL]
+
+
+def test_static_stability_on_recoverable_failure(caplog):
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    src.fail = lambda mode: TransportError("connection refused")
+    clock.advance(minutes=59, seconds=30)  # mandatory window, still valid for 30 s
+    with caplog.at_level(logging.WARNING, logger="awsroles"):
+        got = creds.get_frozen_credentials()
+        got2 = creds.get_frozen_credentials()
+    assert got.access_key == "AKID1" and got2 is got
+    assert len(src.calls) == 2  # backed off: the second call did not retry
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    # once expired, a caller waits for (and gets) a real attempt
+    clock.advance(seconds=31)
+    src.fail = None
+    assert creds.get_frozen_credentials().access_key == "AKID3"
+
+
+def test_recoverable_failure_on_first_fetch_raises():
+    clock = FrozenClock()
+    src = Source(clock, fail=lambda mode: TransportError("down"))
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    with pytest.raises(TransportError):
+        creds.get_frozen_credentials()
+
+
+def test_non_recoverable_error_is_raised_and_remembered():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    src.fail = lambda mode: AccessDeniedError("denied", code="AccessDenied")
+    clock.advance(minutes=59, seconds=30)
+    with pytest.raises(AccessDeniedError):
+        creds.get_frozen_credentials()
+    with pytest.raises(AccessDeniedError):
+        creds.get_frozen_credentials()
+    assert len(src.calls) == 2  # the second caller got the remembered error, no new call
+    clock.advance(seconds=6)  # memory is 2-5 s
+    src.fail = None
+    assert creds.get_frozen_credentials().access_key == "AKID3"
+
+
+def test_advisory_failure_keeps_credentials_and_backs_off(caplog):
+    clock = FrozenClock()
+    src = Source(clock, fail=lambda mode: TransportError("down") if mode == ADVISORY else None)
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    clock.advance(minutes=50)
+    with caplog.at_level(logging.WARNING, logger="awsroles"):
+        for _ in range(5):
+            assert creds.get_frozen_credentials().access_key == "AKID1"
+    assert src.calls == [INITIAL, ADVISORY]
+    clock.advance(minutes=5)  # backoff is 5-10 min, but mandatory window wins once reached
+    assert creds.get_frozen_credentials().access_key in ("AKID1", "AKID3")
+
+
+def test_refreshed_but_expired_is_an_error():
+    clock = FrozenClock()
+    src = Source(clock, lifetime=-5)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    with pytest.raises(RefreshError):
+        creds.get_frozen_credentials()
+
+
+def test_invalidate_forces_one_refresh():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    creds.get_frozen_credentials()
+    creds.invalidate()
+    assert creds.get_frozen_credentials().access_key == "AKID2"
+    assert src.calls == [INITIAL, FORCED]
+    assert creds.get_frozen_credentials().access_key == "AKID2"
+
+
+def test_repr_has_no_secrets():
+    clock = FrozenClock()
+    creds = RefreshableCredentials(Source(clock), method="test", clock=clock)
+    c = creds.get_frozen_credentials()
+    text = repr(creds) + str(c) + repr(c)
+    assert "secret1" not in text and "token1" not in text
