@@ -1,0 +1,96 @@
+"""Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any, Mapping, Optional, Tuple
+
+from ..credentials import Credentials
+from ..errors import InvalidConfigError, PartialCredentialsError
+from ..refresh import RefreshableCredentials
+
+METHOD = "env"
+
+
+def _get(env: Mapping[str, str], name: str) -> Optional[str]:
+    """A variable's value; unset, empty and blank are all 'not set' (the SDK vectors)."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return None
+    return value
+
+
+def read_env_credentials(env: Mapping[str, str]) -> Optional[Credentials]:
+    access = _get(env, "AWS_ACCESS_KEY_ID")
+    if access is None:
+        return None
+    secret = _get(env, "AWS_SECRET_ACCESS_KEY")
+    if secret is None:
+        raise PartialCredentialsError(
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is missing or empty.",
+            key="AWS_SECRET_ACCESS_KEY",
+            hint="Export both variables, or unset AWS_ACCESS_KEY_ID to use a profile.",
+        )
+    token = _get(env, "AWS_SECURITY_TOKEN") or _get(env, "AWS_SESSION_TOKEN")
+    expiry = None
+    raw_expiry = _get(env, "AWS_CREDENTIAL_EXPIRATION")
+    if raw_expiry is not None:
+        expiry = _parse_expiry(raw_expiry)
+    return Credentials(
+        access_key=access,
+        secret_key=secret,
+        token=token,
+        expiry=expiry,
+        account_id=_get(env, "AWS_ACCOUNT_ID"),
+        method=METHOD,
+    )
+
+
+def _parse_expiry(raw: str):
+    from dateutil.parser import ParserError, parse
+
+    try:
+        value = parse(raw)
+    except (ParserError, ValueError, OverflowError):
+        raise InvalidConfigError(
+            f"AWS_CREDENTIAL_EXPIRATION {raw!r} is not a date and time.",
+            key="AWS_CREDENTIAL_EXPIRATION",
+            hint="Use ISO 8601, e.g. 2030-01-01T00:00:00Z.",
+        ) from None
+    if value.tzinfo is None:  # botocore crashes on naive values; we read them as UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class EnvProvider:
+    name = METHOD
+
+    def check(self, ctx: Any) -> Tuple[bool, str]:
+        if _get(ctx.env, "AWS_ACCESS_KEY_ID") is None:
+            return False, "AWS_ACCESS_KEY_ID is not set"
+        return True, "AWS_ACCESS_KEY_ID is set"
+
+    def load(self, ctx: Any) -> Optional[Any]:
+        creds = read_env_credentials(ctx.env)
+        if creds is None or creds.expiry is None:
+            return creds
+        env = ctx.env
+
+        def fetch(mode, current):
+            new = read_env_credentials(env)
+            if new is None or new.expiry is None:
+                raise PartialCredentialsError(
+                    "the environment credentials expire but AWS_ACCESS_KEY_ID or "
+                    "AWS_CREDENTIAL_EXPIRATION is no longer set.",
+                    key="AWS_CREDENTIAL_EXPIRATION",
+                )
+            return new
+
+        return RefreshableCredentials(
+            fetch,
+            method=METHOD,
+            clock=ctx.clock,
+            initial=creds,
+            background_refresh=False,
+            label="environment credentials",
+        )

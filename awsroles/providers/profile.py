@@ -1,0 +1,61 @@
+"""Credentials from the selected profile of the shared files: turn it into a Plan and run it."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+from ..config.plan import Plan, StaticKeys, build_plan
+from ..errors import ProfileNotFoundError
+
+
+def _method(plan: Plan, ctx: Any) -> str:
+    if plan.hops:
+        return "assume-role"
+    if isinstance(plan.base, StaticKeys):
+        cfg = getattr(ctx.config, "config_path", None)
+        return (
+            "config-file" if plan.base.file and plan.base.file == cfg else "shared-credentials-file"
+        )
+    return {
+        "web-identity": "assume-role-with-web-identity",
+        "credential-process": "custom-process",
+        "sso": "sso",
+    }.get(plan.base.kind, plan.base.kind)
+
+
+class ProfileProvider:
+    name = "profile"
+
+    def plan(self, ctx: Any) -> Optional[Plan]:
+        """The plan for the selected profile; None when it does not exist (and was not
+        asked for) or holds no credential settings."""
+        config = ctx.config
+        name = ctx.profile_name
+        if name not in config.profiles:
+            if ctx.profile_from_env_or_code:
+                # Named explicitly: botocore raises ProfileNotFound; so do we, with the files.
+                config.profile(name)
+                raise ProfileNotFoundError(f"profile '{name}' does not exist.")
+            return None
+        return build_plan(
+            config.profiles,
+            name,
+            sso_sessions=getattr(config, "sso_sessions", {}),
+        )
+
+    def check(self, ctx: Any) -> Tuple[bool, str]:
+        plan = self.plan(ctx)
+        if plan is None:
+            name = ctx.profile_name
+            if name not in ctx.config.profiles:
+                return False, f"profile '{name}' is not defined"
+            return False, f"profile '{name}' has no credential settings"
+        return True, f"profile '{plan.profile}' resolves as {_method(plan, ctx)}"
+
+    def load(self, ctx: Any) -> Optional[Any]:
+        plan = self.plan(ctx)
+        if plan is None:
+            return None
+        from ..resolver import resolve_plan
+
+        return resolve_plan(plan, ctx)
