@@ -18,3 +18,22 @@ def clean_env(monkeypatch, tmp_path):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     return home
+
+
+@pytest.fixture
+def clock():
+    from awsroles.testing.clock import FrozenClock
+
+    return FrozenClock("2030-01-01T00:00:00Z")
+
+
+@pytest.fixture
+def fake_sts(clock):
+    """A strict local STS on 127.0.0.1 sharing the test's frozen clock, with the base user."""
+    from helpers import ACCOUNT, BASE_KEY, BASE_SECRET
+
+    from awsroles.testing.fake_sts import FakeSTS
+
+    with FakeSTS(clock=clock) as sts:
+        sts.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
+        yield sts

@@ -1,0 +1,63 @@
+"""Shared test helpers: a throwaway HOME with ~/.aws files and an environment for it."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional
+
+ACCOUNT = "123456789012"
+BASE_KEY = "AKIATESTBASE00000001"
+BASE_SECRET = "base-secret-value-PLANTED"
+
+
+def role(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+
+
+def write_aws_files(home, config: str = "", credentials: Optional[str] = None) -> None:
+    aws = os.path.join(str(home), ".aws")
+    os.makedirs(aws, exist_ok=True)
+    with open(os.path.join(aws, "config"), "w") as f:
+        f.write(config)
+    if credentials is None:
+        credentials = (
+            f"[base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {BASE_SECRET}\n"
+        )
+    with open(os.path.join(aws, "credentials"), "w") as f:
+        f.write(credentials)
+
+
+def make_env(home, sts_url: Optional[str] = None, **extra: str) -> Dict[str, str]:
+    env = {
+        "HOME": str(home),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    if sts_url:
+        env["AWS_ENDPOINT_URL_STS"] = sts_url
+    env.update(extra)
+    return env
+
+
+def cache_dir(home) -> str:
+    return os.path.join(str(home), ".aws", "cli", "cache")
+
+
+def cache_files(home) -> list:
+    d = cache_dir(home)
+    if not os.path.isdir(d):
+        return []
+    return sorted(n for n in os.listdir(d) if n.endswith(".json"))
+
+
+TWO_HOP = f"""\
+[profile ops]
+role_arn = {role("Ops")}
+source_profile = base
+
+[profile dev]
+role_arn = {role("Dev")}
+source_profile = ops
+role_session_name = dev-session
+region = us-east-1
+"""
