@@ -1,0 +1,555 @@
+"""A strict local STS for tests and demos: real HTTP on 127.0.0.1, real SigV4 checks.
+
+::
+
+    with FakeSTS() as sts:
+        base = sts.add_user("AKIAEXAMPLEBASE00001", "base-secret")
+        sts.add_role("arn:aws:iam::123456789012:role/Admin", external_id="ext-1")
+        ...  # point clients at sts.url (AWS_ENDPOINT_URL_STS=sts.url)
+        assert sts.count("AssumeRole") == 1
+
+AssumeRole and GetCallerIdentity must carry a valid SigV4 signature by a known key: a user
+added with :meth:`FakeSTS.add_user` or credentials this server issued (so role chains work).
+AssumeRoleWithWebIdentity is unsigned and accepts the configured tokens. Responses are shaped
+like real STS (namespace, ``RequestId``, ``x-amzn-RequestId``, ``text/xml``), and so are the
+error codes and messages. Every request is recorded in :attr:`FakeSTS.calls` with
+``TokenCode`` and ``WebIdentityToken`` redacted. The server is a ``ThreadingHTTPServer``, so
+many threads and processes may call it at once. Only the standard library and botocore.auth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+import uuid
+from datetime import timedelta
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..credentials import Credentials
+
+__all__ = ["FakeSTS", "StsCall", "FakeRole"]
+
+NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+_AUTH = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
+    r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$"
+)
+_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
+_SESSION = re.compile(r"^[\w+=,.@-]{2,64}$")
+_REDACTED = ("TokenCode", "WebIdentityToken")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+class StsCall(NamedTuple):
+    """One request: ``params`` are the form fields, secrets replaced by ``****``."""
+
+    action: str
+    params: Dict[str, str]
+    access_key: Optional[str]
+    status: int
+
+
+class FakeRole(NamedTuple):
+    external_id: Optional[str] = None
+    mfa_serial: Optional[str] = None
+    mfa_code: Optional[str] = None
+    max_session_duration: int = 43200
+    deny: bool = False
+
+
+class _Principal(NamedTuple):
+    access_key: str
+    secret_key: str
+    token: Optional[str]
+    account: str
+    arn: str
+    user_id: str
+    expires: Optional[float]  # epoch seconds, temporary credentials only
+
+
+class _StsError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message = status, code, message
+
+
+_VALIDATION = "1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+_SIG = "The request signature we calculated does not match the signature you provided. "
+_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+# Real STS error codes and messages, by short name.
+# fmt: off
+_ERRORS = {
+    "invalid": (400, "ValidationError", _VALIDATION + "constraint: {constraint}"),
+    "arn": (400, "ValidationError", "{value} is invalid"),
+    "number": (400, "MalformedInput", "{value} is not a number"),
+    "action": (400, "InvalidAction", "Could not find operation {value} for version {version}"),
+    "too_large": (413, "RequestEntityTooLarge", "Request body is too large"),
+    "no_auth": (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+    "bad_auth": (400, "IncompleteSignature", "Authorization header requires 'Credential', "
+                 "'SignedHeaders' and 'Signature' parameters."),
+    "bad_key": (403, "InvalidClientTokenId",
+                "The security token included in the request is invalid."),
+    "expired": (400, "ExpiredToken", "The security token included in the request is expired"),
+    "service": (403, "SignatureDoesNotMatch",
+                "Credential should be scoped to correct service: 'sts'. "),
+    "date": (403, "SignatureDoesNotMatch", "Date in Credential scope does not match YYYYMMDD "
+             "from ISO-8601 version of date from HTTP"),
+    "signature": (403, "SignatureDoesNotMatch", _SIG + "Check your AWS Secret Access Key and "
+                  "signing method. Consult the service documentation for details."),
+    "denied": (403, "AccessDenied", "User: {value} is not authorized to perform: "
+               "sts:AssumeRole on resource: {role}"),
+    "mfa": (403, "AccessDenied",
+            "MultiFactorAuthentication failed with invalid MFA one time pass code. "),
+    "chaining": (400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour "
+                 "session limit for roles assumed by role chaining."),
+    "max": (400, "ValidationError", _MAX),
+    "jwt": (400, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may "
+            "see this error if you sent an Access Token)"),
+    "web_denied": (403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+}
+# fmt: on
+
+
+def _fail(name: str, **fmt: Any) -> _StsError:
+    status, code, template = _ERRORS[name]
+    return _StsError(status, code, template.format(**fmt))
+
+
+def _validation(value: Any, field: str, constraint: str) -> _StsError:
+    return _fail("invalid", value=value, field=field, constraint=constraint)
+
+
+def _stable_id(prefix: str, text: str) -> str:
+    digest = hashlib.sha1(text.encode()).digest()
+    return prefix + "".join(_ALNUM[b % 32] for b in digest[:17])
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    allow_reuse_address = True
+    fake: FakeSTS
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    server: _Server
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.fake._handle(self)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.fake._reply(self, 405, _error_xml("MethodNotAllowed", "Use POST.", "r"), "r")
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+
+def _error_xml(code: str, message: str, request_id: str, kind: str = "Sender") -> str:
+    return (
+        f'<ErrorResponse xmlns="{NS}">\n  <Error>\n    <Type>{kind}</Type>\n'
+        f"    <Code>{escape(code)}</Code>\n    <Message>{escape(message)}</Message>\n"
+        f"  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n"
+    )
+
+
+def _ok_xml(action: str, inner: str, request_id: str) -> str:
+    return (
+        f'<{action}Response xmlns="{NS}">\n  <{action}Result>\n{inner}  </{action}Result>\n'
+        f"  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n"
+        f"  </ResponseMetadata>\n</{action}Response>\n"
+    )
+
+
+class FakeSTS:
+    """The fake server. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
+        web_identity_token: Optional[str] = "fake-web-identity-token",
+        strict_roles: bool = False,
+    ) -> None:
+        self.host, self._port, self.clock = host, port, clock
+        #: Unknown roles are denied when True; otherwise any well-formed role ARN works.
+        self.strict_roles = strict_roles
+        #: Seconds to wait before answering each request.
+        self.delay = 0.0
+        self.calls: List[StsCall] = []
+        self._lock = threading.Lock()
+        self._keys: Dict[str, _Principal] = {}
+        self._roles: Dict[str, FakeRole] = {}
+        self._faults: List[Tuple[int, str, str, Optional[str]]] = []
+        self._web_tokens: Dict[str, Tuple[str, str, Optional[str]]] = {}
+        self._server: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+        if web_identity_token:
+            self.add_web_identity_token(web_identity_token)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSTS:
+        if self._server is None:
+            self._server = _Server((self.host, self._port), _Handler)
+            self._server.fake = self
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="FakeSTS",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> FakeSTS:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeSTS is not running; call start() or use 'with'")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def add_user(
+        self, access_key: str, secret_key: str, account: str = "123456789012", name: str = "alice"
+    ) -> Credentials:
+        """Register long-lived keys; returns them as :class:`Credentials`."""
+        with self._lock:
+            self._keys[access_key] = _Principal(
+                access_key,
+                secret_key,
+                None,
+                account,
+                f"arn:aws:iam::{account}:user/{name}",
+                _stable_id("AIDA", f"{account}/{name}"),
+                None,
+            )
+        return Credentials(access_key, secret_key, method="explicit")
+
+    def add_role(
+        self,
+        role_arn: str,
+        *,
+        external_id: Optional[str] = None,
+        mfa_serial: Optional[str] = None,
+        mfa_code: Optional[str] = None,
+        max_session_duration: int = 43200,
+        deny: bool = False,
+    ) -> None:
+        """Rules for one role: a required ExternalId, a required MFA device and code, a
+        MaxSessionDuration, or deny every AssumeRole."""
+        with self._lock:
+            self._roles[role_arn] = FakeRole(
+                external_id, mfa_serial, mfa_code, max_session_duration, deny
+            )
+
+    def deny_role(self, role_arn: str) -> None:
+        self.add_role(role_arn, deny=True)
+
+    def add_web_identity_token(
+        self,
+        token: str,
+        *,
+        subject: str = "system:serviceaccount:ns:sa",
+        audience: str = "sts.amazonaws.com",
+        provider: Optional[str] = None,
+    ) -> None:
+        with self._lock:
+            self._web_tokens[token] = (subject, audience, provider)
+
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        code: str = "ServiceUnavailable",
+        message: str = "Service is unavailable",
+        action: Optional[str] = None,
+    ) -> None:
+        """The next ``n`` requests (of ``action``, or of any action) get this error."""
+        with self._lock:
+            self._faults.extend([(status, code, message, action)] * n)
+
+    def throttle_next(self, n: int = 1, action: Optional[str] = None) -> None:
+        self.fail_next(n, 400, "Throttling", "Rate exceeded", action)
+
+    def count(self, action: Optional[str] = None, *, status: Optional[int] = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for c in self.calls
+                if (action is None or c.action == action) and (status is None or c.status == status)
+            )
+
+    def reset(self) -> None:
+        """Forget recorded calls and pending faults (users, roles and issued keys stay)."""
+        with self._lock:
+            self.calls.clear()
+            self._faults.clear()
+
+    # -- request handling --------------------------------------------------------------------
+
+    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: str, request_id: str) -> None:
+        data = body.encode()
+        h.send_response_only(status)
+        h.send_header("x-amzn-RequestId", request_id)
+        h.send_header("Content-Type", "text/xml")
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("Date", formatdate(usegmt=True))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        request_id = str(uuid.uuid4())
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if 0 < length <= 65536 else b""
+        if self.delay:
+            time.sleep(self.delay)
+        params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        action = params.get("Action", "")
+        m = _AUTH.match(h.headers.get("Authorization") or "")
+        access_key = m.group(1) if m else None
+        try:
+            if length > 65536:
+                h.close_connection = True  # the unread body must not become the next request
+                raise _fail("too_large")
+            with self._lock:
+                fault = next((f for f in self._faults if f[3] in (None, action)), None)
+                if fault is not None:
+                    self._faults.remove(fault)
+            if fault is not None:
+                raise _StsError(fault[0], fault[1], fault[2])
+            if params.get("Version") != "2011-06-15" or action not in (
+                "AssumeRole",
+                "AssumeRoleWithWebIdentity",
+                "GetCallerIdentity",
+            ):
+                raise _fail("action", value=action, version=params.get("Version"))
+            if action == "AssumeRoleWithWebIdentity":
+                inner = self._web_identity(params)
+            else:
+                caller = self._authenticate(h, raw, m)
+                if action == "AssumeRole":
+                    inner = self._assume_role(params, caller)
+                else:
+                    inner = (
+                        f"    <Arn>{escape(caller.arn)}</Arn>\n    <UserId>{caller.user_id}"
+                        f"</UserId>\n    <Account>{caller.account}</Account>\n"
+                    )
+            status, body = 200, _ok_xml(action, inner, request_id)
+        except _StsError as err:
+            kind = "Receiver" if err.status >= 500 else "Sender"
+            status, body = err.status, _error_xml(err.code, err.message, request_id, kind)
+        shown = {k: ("****" if k in _REDACTED else v) for k, v in params.items()}
+        with self._lock:
+            self.calls.append(StsCall(action, shown, access_key, status))
+        self._reply(h, status, body, request_id)
+
+    def _authenticate(
+        self, h: BaseHTTPRequestHandler, body: bytes, m: Optional[re.Match]
+    ) -> _Principal:
+        if not h.headers.get("Authorization"):
+            raise _fail("no_auth")
+        if m is None:
+            raise _fail("bad_auth")
+        key, day, region, service, signed, signature = m.groups()
+        with self._lock:
+            principal = self._keys.get(key)
+        token = h.headers.get("X-Amz-Security-Token")
+        if principal is None or (principal.token is not None and token != principal.token):
+            raise _fail("bad_key")
+        if principal.expires is not None and self.clock.now().timestamp() >= principal.expires:
+            raise _fail("expired")
+        amz_date = h.headers.get("X-Amz-Date") or ""
+        if service != "sts":
+            raise _fail("service")
+        if not amz_date.startswith(day) or "host" not in signed.split(";"):
+            raise _fail("date")
+        if not _signature_ok(h, body, principal, region, signed.split(";"), amz_date, signature):
+            raise _fail("signature")
+        return principal
+
+    def _issue(self, role_arn: str, session: str, duration: int) -> Tuple[_Principal, str]:
+        acct, role_name = _ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
+        now = self.clock.now()
+        expires = now + timedelta(seconds=duration)
+        with self._lock:
+            while True:
+                key = "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16))
+                if key not in self._keys:
+                    break
+            p = _Principal(
+                key,
+                secrets.token_urlsafe(30),
+                secrets.token_urlsafe(96),
+                acct,
+                f"arn:aws:sts::{acct}:assumed-role/{role_name}/{session}",
+                f"{_stable_id('AROA', role_arn)}:{session}",
+                expires.timestamp(),
+            )
+            self._keys[key] = p
+        xml = (
+            f"    <AssumedRoleUser>\n      <AssumedRoleId>{escape(p.user_id)}</AssumedRoleId>\n"
+            f"      <Arn>{escape(p.arn)}</Arn>\n    </AssumedRoleUser>\n"
+            f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
+            f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
+            f"      <SessionToken>{p.token}</SessionToken>\n"
+            f"      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
+            f"    </Credentials>\n"
+        )
+        return p, xml
+
+    def _common(self, params: Dict[str, str]) -> Tuple[str, str, int]:
+        role_arn, session = params.get("RoleArn"), params.get("RoleSessionName")
+        if role_arn is None:
+            raise _validation("null", "roleArn", "Member must not be null")
+        if session is None:
+            raise _validation("null", "roleSessionName", "Member must not be null")
+        if not _ROLE_ARN.match(role_arn):
+            raise _fail("arn", value=role_arn)
+        if not _SESSION.match(session):
+            raise _validation(
+                session,
+                "roleSessionName",
+                "Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2 to 64",
+            )
+        raw = params.get("DurationSeconds", "3600")
+        try:
+            duration = int(raw)
+        except ValueError:
+            raise _fail("number", value=raw) from None
+        if duration < 900:
+            raise _validation(
+                duration, "durationSeconds", "Member must have value greater than or equal to 900"
+            )
+        if duration > 43200:
+            raise _validation(
+                duration, "durationSeconds", "Member must have value less than or equal to 43200"
+            )
+        return role_arn, session, duration
+
+    def _role(self, role_arn: str) -> Optional[FakeRole]:
+        with self._lock:
+            role = self._roles.get(role_arn)
+        if role is None and self.strict_roles:
+            role = FakeRole(deny=True)
+        return role
+
+    def _assume_role(self, params: Dict[str, str], caller: _Principal) -> str:
+        role_arn, session, duration = self._common(params)
+        code = params.get("TokenCode")
+        if code is not None and not re.match(r"^\d{6}$", code):
+            raise _validation(
+                code,
+                "tokenCode",
+                "Member must have length 6 and satisfy regular expression pattern: [\\d]*",
+            )
+        role = self._role(role_arn) or FakeRole()
+        denied = _fail("denied", value=caller.arn, role=role_arn)
+        if role.deny or (
+            role.external_id is not None and params.get("ExternalId") != role.external_id
+        ):
+            raise denied
+        if role.mfa_serial is not None:
+            if params.get("SerialNumber") != role.mfa_serial or code is None:
+                raise denied
+            if role.mfa_code is not None and code != role.mfa_code:
+                raise _fail("mfa")
+        if caller.token is not None and duration > 3600:
+            raise _fail("chaining")
+        if duration > role.max_session_duration:
+            raise _fail("max")
+        _, xml = self._issue(role_arn, session, duration)
+        source_identity = params.get("SourceIdentity")
+        if source_identity:
+            xml = f"    <SourceIdentity>{escape(source_identity)}</SourceIdentity>\n" + xml
+        if any(k == "Policy" or k.startswith(("PolicyArns.", "Tags.")) for k in params):
+            xml += "    <PackedPolicySize>6</PackedPolicySize>\n"
+        return xml
+
+    def _web_identity(self, params: Dict[str, str]) -> str:
+        role_arn, session, duration = self._common(params)
+        token = params.get("WebIdentityToken") or ""
+        with self._lock:
+            claims = self._web_tokens.get(token) or self._web_tokens.get(token.strip())
+        if claims is None:
+            raise _fail("jwt")
+        role = self._role(role_arn) or FakeRole()
+        if role.deny:
+            raise _fail("web_denied")
+        if duration > role.max_session_duration:
+            raise _fail("max")
+        subject, audience, provider = claims
+        acct = role_arn.split(":")[4]
+        provider = provider or f"arn:aws:iam::{acct}:oidc-provider/oidc.example.com"
+        _, xml = self._issue(role_arn, session, duration)
+        return (
+            f"    <SubjectFromWebIdentityToken>{escape(subject)}"
+            f"</SubjectFromWebIdentityToken>\n    <Audience>{escape(audience)}</Audience>\n"
+            f"{xml}    <Provider>{escape(provider)}</Provider>\n"
+        )
+
+
+def _signature_ok(
+    h: BaseHTTPRequestHandler,
+    body: bytes,
+    principal: _Principal,
+    region: str,
+    signed: List[str],
+    amz_date: str,
+    signature: str,
+) -> bool:
+    """Recompute the SigV4 signature with botocore.auth over exactly the signed headers."""
+    import hmac
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.compat import HTTPHeaders
+    from botocore.credentials import Credentials as BotoCredentials
+
+    values = {name: h.headers.get(name, "") for name in signed}
+
+    class Verifier(SigV4Auth):
+        def headers_to_sign(self, request: Any) -> Any:
+            out = HTTPHeaders()
+            for name in signed:
+                out[name] = values[name]
+            return out
+
+    url = f"http://{values.get('host') or h.headers.get('Host', '')}{h.path}"
+    request = AWSRequest(method=h.command, url=url, data=body, headers=dict(values))
+    request.context["timestamp"] = amz_date
+    verifier = Verifier(
+        BotoCredentials(principal.access_key, principal.secret_key, principal.token), "sts", region
+    )
+    canonical = verifier.canonical_request(request)
+    expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
+    return hmac.compare_digest(expected, signature)
