@@ -119,6 +119,7 @@ class HopFetcher:
             tags=hop.tags,
             transitive_tag_keys=hop.transitive_tag_keys,
             source_identity=hop.source_identity,
+            session_name_generated=not hop.role_session_name,
         )
         started = time.monotonic()
         response = self._ctx.sts_client().assume_role(source, params)

@@ -272,3 +272,24 @@ def test_sts_outage_after_success_keeps_serving(home, fake_sts, clock, caplog):
     with caplog.at_level(logging.WARNING):
         assert creds.get_frozen_credentials() == first
     assert any("refresh failed" in r.getMessage() for r in caplog.records)
+
+
+def test_multi_hop_mfa_prompts_each_hop_right_before_its_call(home, fake_sts, clock):
+    inner_serial = "arn:aws:iam::123456789012:mfa/inner"
+    outer_serial = "arn:aws:iam::123456789012:mfa/outer"
+    write_aws_files(
+        home,
+        f"[profile inner]\nrole_arn = {role('In')}\nsource_profile = base\n"
+        f"mfa_serial = {inner_serial}\n\n[profile outer]\nrole_arn = {role('Out')}\n"
+        f"source_profile = inner\nmfa_serial = {outer_serial}\n",
+    )
+    events = []
+
+    def prompter(serial):
+        events.append(("prompt", serial, fake_sts.count("AssumeRole")))
+        return "123456"
+
+    _resolve(home, fake_sts, clock, "outer", prompter=prompter).get_frozen_credentials()
+    # botocore asks outer first, then inner, then sends inner's call; we ask each hop just
+    # before its own call
+    assert events == [("prompt", inner_serial, 0), ("prompt", outer_serial, 1)]

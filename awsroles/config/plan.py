@@ -277,7 +277,7 @@ def _has_static_keys(profile: Any) -> bool:
 
 def _int_duration(name: str, profile: Any) -> Optional[int]:
     raw = _values(profile).get("duration_seconds")
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return None
     try:
         value = int(raw.strip())
@@ -322,8 +322,8 @@ def _role_hop(name: str, profile: Any) -> RoleHop:
             key="external_id",
             **_where(profile, "external_id"),
         )
-    mfa_serial = vals.get("mfa_serial") or None
-    if mfa_serial is not None and len(mfa_serial) < 9:
+    mfa_serial = vals.get("mfa_serial")
+    if mfa_serial is not None and len(mfa_serial.strip()) < 9:
         raise InvalidConfigError(
             f"mfa_serial {mfa_serial!r} is too short to be an MFA device serial or ARN.",
             profile=name,
