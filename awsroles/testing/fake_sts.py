@@ -75,6 +75,14 @@ class _Principal(NamedTuple):
     expires: Optional[float]  # epoch seconds, temporary credentials only
 
 
+class _Req(NamedTuple):
+    """The parts of a request the checks read (an HTTP handler has the same attributes)."""
+
+    command: str
+    path: str
+    headers: Any
+
+
 class _StsError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(code)
@@ -328,18 +336,30 @@ class FakeSTS:
         h.wfile.write(data)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        request_id = str(uuid.uuid4())
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if 0 < length <= 65536 else b""
+        if length > 65536:
+            h.close_connection = True  # the unread body must not become the next request
+        status, body, request_id = self.handle(h.command, h.path, h.headers, raw, length)
+        self._reply(h, status, body, request_id)
+
+    def handle(
+        self, method: str, path: str, headers: Any, raw: bytes, length: Optional[int] = None
+    ) -> Tuple[int, str, str]:
+        """Answer one request: ``(status, XML body, request id)``. ``headers`` is any
+        case-insensitive mapping (an ``http.client.HTTPMessage``). Used by the HTTP server
+        and by :meth:`transport`."""
+        request_id = str(uuid.uuid4())
+        length = len(raw) if length is None else length
         if self.delay:
             time.sleep(self.delay)
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         action = params.get("Action", "")
-        m = _AUTH.match(h.headers.get("Authorization") or "")
+        m = _AUTH.match(headers.get("Authorization") or "")
         access_key = m.group(1) if m else None
+        req = _Req(method, path, headers)
         try:
             if length > 65536:
-                h.close_connection = True  # the unread body must not become the next request
                 raise _fail("too_large")
             with self._lock:
                 fault = next((f for f in self._faults if f[3] in (None, action)), None)
@@ -356,7 +376,7 @@ class FakeSTS:
             if action == "AssumeRoleWithWebIdentity":
                 inner = self._web_identity(params)
             else:
-                caller = self._authenticate(h, raw, m)
+                caller = self._authenticate(req, raw, m)
                 if action == "AssumeRole":
                     inner = self._assume_role(params, caller)
                 else:
@@ -371,11 +391,42 @@ class FakeSTS:
         shown = {k: ("****" if k in _REDACTED else v) for k, v in params.items()}
         with self._lock:
             self.calls.append(StsCall(action, shown, access_key, status))
-        self._reply(h, status, body, request_id)
+        return status, body, request_id
 
-    def _authenticate(
-        self, h: BaseHTTPRequestHandler, body: bytes, m: Optional[re.Match]
-    ) -> _Principal:
+    def transport(self) -> Any:
+        """An in-memory :data:`awsroles.http.Transport` answering as this server would,
+        with no socket: pass it as ``transport=`` (the server need not be started)."""
+        from http.client import HTTPMessage
+        from urllib.parse import urlsplit
+
+        from ..http import HttpResponse
+
+        def send(request: Any) -> Any:
+            parts = urlsplit(request.url)
+            headers = HTTPMessage()
+            for name, value in request.headers.items():
+                headers[name] = value
+            if "Host" not in headers:
+                headers["Host"] = parts.netloc
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            status, body, request_id = self.handle(
+                request.method, path, headers, request.body or b""
+            )
+            data = body.encode()
+            return HttpResponse(
+                status=status,
+                headers={
+                    "x-amzn-requestid": request_id,
+                    "content-type": "text/xml",
+                    "content-length": str(len(data)),
+                    "date": formatdate(usegmt=True),
+                },
+                body=data,
+            )
+
+        return send
+
+    def _authenticate(self, h: _Req, body: bytes, m: Optional[re.Match]) -> _Principal:
         if not h.headers.get("Authorization"):
             raise _fail("no_auth")
         if m is None:
@@ -519,7 +570,7 @@ class FakeSTS:
 
 
 def _signature_ok(
-    h: BaseHTTPRequestHandler,
+    h: _Req,
     body: bytes,
     principal: _Principal,
     region: str,
