@@ -30,9 +30,9 @@ def clock():
 @pytest.fixture
 def fake_sts(clock):
     """A strict local STS on 127.0.0.1 sharing the test's frozen clock, with the base user."""
-    from helpers import ACCOUNT, BASE_KEY, BASE_SECRET
-
     from awsroles.testing.fake_sts import FakeSTS
+
+    from helpers import ACCOUNT, BASE_KEY, BASE_SECRET
 
     with FakeSTS(clock=clock) as sts:
         sts.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")

@@ -4,7 +4,6 @@ from inside the library, never a secret."""
 import os
 
 import pytest
-from helpers import make_env, role
 
 import awsroles
 from awsroles.errors import (
@@ -16,6 +15,8 @@ from awsroles.errors import (
     ProfileNotFoundError,
     SourceProfileCycleError,
 )
+
+from helpers import make_env, role
 
 SECRET = "PLANTED-secret-9f8e7d"
 R = role("R")

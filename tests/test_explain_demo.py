@@ -2,10 +2,10 @@
 
 import io
 
-from helpers import BASE_SECRET, TWO_HOP, make_env, write_aws_files
-
 import awsroles
 from awsroles.cli import main
+
+from helpers import BASE_SECRET, TWO_HOP, make_env, write_aws_files
 
 
 def test_explain_shows_chain_plan_and_cache(tmp_path, fake_sts, clock):

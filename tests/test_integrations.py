@@ -5,11 +5,12 @@ import os
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
-from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, make_env, write_aws_files
 
 import awsroles
 from awsroles.integrations.botocore import AwsRolesProvider, BotocoreCredentials
 from awsroles.testing.fake_sts import FakeSTS
+
+from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, make_env, write_aws_files
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import sys
 import time
 
 import pytest
+
+from awsroles.testing.fake_sts import FakeSTS
+
 from helpers import (
     ACCOUNT,
     BASE_KEY,
@@ -16,8 +19,6 @@ from helpers import (
     role,
     write_aws_files,
 )
-
-from awsroles.testing.fake_sts import FakeSTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

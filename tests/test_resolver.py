@@ -6,16 +6,6 @@ import os
 import threading
 
 import pytest
-from helpers import (
-    BASE_KEY,
-    BASE_SECRET,
-    TWO_HOP,
-    cache_dir,
-    cache_files,
-    make_env,
-    role,
-    write_aws_files,
-)
 
 import awsroles
 from awsroles import background
@@ -25,6 +15,17 @@ from awsroles.errors import (
     MFAError,
     NoCredentialsError,
     ProfileNotFoundError,
+)
+
+from helpers import (
+    BASE_KEY,
+    BASE_SECRET,
+    TWO_HOP,
+    cache_dir,
+    cache_files,
+    make_env,
+    role,
+    write_aws_files,
 )
 
 

@@ -47,7 +47,8 @@ def test_signature_is_checked_in_memory(tmp_path, memory_sts, no_sockets):
     write_aws_files(
         tmp_path,
         TWO_HOP,
-        credentials=f"[base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = Wr0ngSecretXYZ\n",
+        credentials=f"[base]\naws_access_key_id = {BASE_KEY}\n"
+        "aws_secret_access_key = Wr0ngSecretXYZ\n",
     )
     env = make_env(tmp_path, "https://sts.example.invalid")
     creds = awsroles.resolve("dev", env=env, clock=clock, transport=sts.transport(), cache=None)

@@ -3,10 +3,11 @@
 import logging
 
 import pytest
-from helpers import BASE_SECRET, make_env, role, write_aws_files
 
 import awsroles
 from awsroles.errors import AwsRolesError
+
+from helpers import BASE_SECRET, make_env, role, write_aws_files
 
 MFA_CODE = "987123"
 SERIAL = "arn:aws:iam::123456789012:mfa/alice"
