@@ -13,9 +13,7 @@ Pure: it reads only the already-parsed profiles (no files, no environment, no ne
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
 from ..errors import (
     CredentialSourceError,
@@ -23,6 +21,17 @@ from ..errors import (
     PartialCredentialsError,
     ProfileNotFoundError,
     SourceProfileCycleError,
+)
+from . import validate
+from .model import (
+    BaseSource,
+    NamedSource,
+    Plan,
+    ProcessSource,
+    RoleHop,
+    SsoSource,
+    StaticKeys,
+    WebIdentitySource,
 )
 
 __all__ = [
@@ -39,160 +48,6 @@ __all__ = [
 
 #: credential_source values, as the AWS CLI documents them (matched case-insensitively).
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
-
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-
-
-# --- base sources -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaticKeys:
-    """Long-lived keys written in a profile."""
-
-    profile: str
-    access_key: str
-    secret_key: str = field(repr=False)
-    token: Optional[str] = field(default=None, repr=False)
-    account_id: Optional[str] = None
-    file: Optional[str] = None
-    kind = "static-keys"
-
-    def describe(self) -> str:
-        where = f" in {self.file}" if self.file else ""
-        tok = " + session token" if self.token else ""
-        key = f"access key {self.access_key[:4]}****{tok}"
-        return f"static keys of profile '{self.profile}'{where} ({key})"
-
-
-@dataclass(frozen=True)
-class NamedSource:
-    """``credential_source``: Environment, Ec2InstanceMetadata or EcsContainer."""
-
-    name: str
-    profile: str
-    kind = "credential-source"
-
-    def describe(self) -> str:
-        return f"credential_source = {self.name} (from profile '{self.profile}')"
-
-
-@dataclass(frozen=True)
-class WebIdentitySource:
-    profile: str
-    role_arn: str
-    token_file: str
-    role_session_name: Optional[str] = None
-    duration_seconds: Optional[int] = None
-    kind = "web-identity"
-
-    def describe(self) -> str:
-        return (
-            f"AssumeRoleWithWebIdentity {self.role_arn} with the token in {self.token_file} "
-            f"(profile '{self.profile}')"
-        )
-
-
-@dataclass(frozen=True)
-class ProcessSource:
-    profile: str
-    command: str
-    account_id: Optional[str] = None
-    kind = "credential-process"
-
-    def describe(self) -> str:
-        return f"credential_process of profile '{self.profile}'"
-
-
-@dataclass(frozen=True)
-class SsoSource:
-    profile: str
-    settings: Tuple[Tuple[str, str], ...]
-    kind = "sso"
-
-    def describe(self) -> str:
-        s = dict(self.settings)
-        return (
-            f"SSO role '{s.get('sso_role_name')}' in account {s.get('sso_account_id')} "
-            f"(profile '{self.profile}')"
-        )
-
-
-BaseSource = Any  # one of the classes above
-
-
-# --- role hops ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RoleHop:
-    """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
-
-    profile: str
-    role_arn: str
-    role_session_name: Optional[str] = None
-    external_id: Optional[str] = None
-    mfa_serial: Optional[str] = None
-    duration_seconds: Optional[int] = None
-    policy: Optional[str] = None
-    policy_arns: Tuple[str, ...] = ()
-    tags: Tuple[Tuple[str, str], ...] = ()
-    transitive_tag_keys: Tuple[str, ...] = ()
-    source_identity: Optional[str] = None
-
-    def cache_args(self) -> dict:
-        """The AssumeRole arguments that make up the cache key (botocore's algorithm):
-        no TokenCode, and no RoleSessionName when it is generated."""
-        args: dict = {"RoleArn": self.role_arn}
-        if self.role_session_name:
-            args["RoleSessionName"] = self.role_session_name
-        if self.external_id is not None:
-            args["ExternalId"] = self.external_id
-        if self.mfa_serial is not None:
-            args["SerialNumber"] = self.mfa_serial
-        if self.duration_seconds is not None:
-            args["DurationSeconds"] = self.duration_seconds
-        if self.policy is not None:
-            args["Policy"] = self.policy
-        if self.policy_arns:
-            args["PolicyArns"] = [{"arn": a} for a in self.policy_arns]
-        if self.tags:
-            args["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        if self.transitive_tag_keys:
-            args["TransitiveTagKeys"] = list(self.transitive_tag_keys)
-        if self.source_identity is not None:
-            args["SourceIdentity"] = self.source_identity
-        return args
-
-    def describe(self) -> str:
-        extra = []
-        if self.role_session_name:
-            extra.append(f"session name {self.role_session_name}")
-        if self.external_id is not None:
-            extra.append("external_id set")
-        if self.mfa_serial:
-            extra.append(f"MFA {self.mfa_serial}")
-        if self.duration_seconds:
-            extra.append(f"{self.duration_seconds} s")
-        tail = f" ({', '.join(extra)})" if extra else ""
-        return f"AssumeRole {self.role_arn} [profile '{self.profile}']{tail}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What resolving ``profile`` will do: get ``base`` credentials, then assume ``hops`` in
-    order (``hops[0]`` is assumed with the base credentials)."""
-
-    profile: str
-    base: BaseSource
-    hops: Tuple[RoleHop, ...] = ()
-
-    def describe(self) -> str:
-        lines = [f"profile '{self.profile}':", f"  1. {self.base.describe()}"]
-        for i, hop in enumerate(self.hops, start=2):
-            lines.append(f"  {i}. {hop.describe()}")
-        return "\n".join(lines)
 
 
 # --- building -----------------------------------------------------------------------------
@@ -275,69 +130,23 @@ def _has_static_keys(profile: Any) -> bool:
     )
 
 
-def _int_duration(name: str, profile: Any) -> Optional[int]:
-    raw = _values(profile).get("duration_seconds")
-    if raw is None:
-        return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = None
-    if value is None or not 900 <= value <= 43200:
-        raise InvalidConfigError(
-            f"duration_seconds must be a whole number of seconds from 900 to 43200, got {raw!r}.",
-            profile=name,
-            key="duration_seconds",
-            hint="Write for example: duration_seconds = 3600",
-            **_where(profile, "duration_seconds"),
-        )
-    return value
-
-
 def _role_hop(name: str, profile: Any) -> RoleHop:
     vals = _values(profile)
-    role_arn = vals.get("role_arn", "").strip()
-    if not role_arn.startswith("arn:") or len(role_arn) < 20:
-        raise InvalidConfigError(
-            f"role_arn {role_arn!r} is not a role ARN.",
-            profile=name,
-            key="role_arn",
-            hint="Write for example: role_arn = arn:aws:iam::123456789012:role/Admin",
-            **_where(profile, "role_arn"),
-        )
-    session = vals.get("role_session_name") or None
-    if session is not None and not _SESSION_NAME.match(session):
-        raise InvalidConfigError(
-            f"role_session_name {session!r} must be 2 to 64 characters of letters, digits "
-            "and +=,.@_-.",
-            profile=name,
-            key="role_session_name",
-            **_where(profile, "role_session_name"),
-        )
-    external_id = vals.get("external_id")
-    if external_id is not None and not _EXTERNAL_ID.match(external_id):
-        raise InvalidConfigError(
-            "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
-            profile=name,
-            key="external_id",
-            **_where(profile, "external_id"),
-        )
-    mfa_serial = vals.get("mfa_serial")
-    if mfa_serial is not None and len(mfa_serial.strip()) < 9:
-        raise InvalidConfigError(
-            f"mfa_serial {mfa_serial!r} is too short to be an MFA device serial or ARN.",
-            profile=name,
-            key="mfa_serial",
-            hint="Use the device ARN, e.g. arn:aws:iam::123456789012:mfa/alice",
-            **_where(profile, "mfa_serial"),
-        )
+
+    def where(key: str) -> dict:
+        return _where(profile, key)
+
     return RoleHop(
         profile=name,
-        role_arn=role_arn,
-        role_session_name=session,
-        external_id=external_id,
-        mfa_serial=mfa_serial,
-        duration_seconds=_int_duration(name, profile),
+        role_arn=validate.role_arn(vals.get("role_arn", ""), name, where("role_arn")),
+        role_session_name=validate.session_name(
+            vals.get("role_session_name") or None, name, where("role_session_name")
+        ),
+        external_id=validate.external_id(vals.get("external_id"), name, where("external_id")),
+        mfa_serial=validate.mfa_serial(vals.get("mfa_serial"), name, where("mfa_serial")),
+        duration_seconds=validate.duration(
+            vals.get("duration_seconds"), name, where("duration_seconds")
+        ),
     )
 
 

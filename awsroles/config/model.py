@@ -1,0 +1,172 @@
+"""What a plan is made of: base sources, role hops and the plan itself (plain data).
+
+Built by :mod:`awsroles.config.plan`, executed by :mod:`awsroles.resolver`, printed by
+``explain``. Secret fields are left out of every repr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple
+
+__all__ = [
+    "Plan",
+    "RoleHop",
+    "StaticKeys",
+    "NamedSource",
+    "WebIdentitySource",
+    "ProcessSource",
+    "SsoSource",
+    "BaseSource",
+]
+
+
+# --- base sources -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaticKeys:
+    """Long-lived keys written in a profile."""
+
+    profile: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+    account_id: Optional[str] = None
+    file: Optional[str] = None
+    kind = "static-keys"
+
+    def describe(self) -> str:
+        where = f" in {self.file}" if self.file else ""
+        tok = " + session token" if self.token else ""
+        key = f"access key {self.access_key[:4]}****{tok}"
+        return f"static keys of profile '{self.profile}'{where} ({key})"
+
+
+@dataclass(frozen=True)
+class NamedSource:
+    """``credential_source``: Environment, Ec2InstanceMetadata or EcsContainer."""
+
+    name: str
+    profile: str
+    kind = "credential-source"
+
+    def describe(self) -> str:
+        return f"credential_source = {self.name} (from profile '{self.profile}')"
+
+
+@dataclass(frozen=True)
+class WebIdentitySource:
+    profile: str
+    role_arn: str
+    token_file: str
+    role_session_name: Optional[str] = None
+    duration_seconds: Optional[int] = None
+    kind = "web-identity"
+
+    def describe(self) -> str:
+        return (
+            f"AssumeRoleWithWebIdentity {self.role_arn} with the token in {self.token_file} "
+            f"(profile '{self.profile}')"
+        )
+
+
+@dataclass(frozen=True)
+class ProcessSource:
+    profile: str
+    command: str
+    account_id: Optional[str] = None
+    kind = "credential-process"
+
+    def describe(self) -> str:
+        return f"credential_process of profile '{self.profile}'"
+
+
+@dataclass(frozen=True)
+class SsoSource:
+    profile: str
+    settings: Tuple[Tuple[str, str], ...]
+    kind = "sso"
+
+    def describe(self) -> str:
+        s = dict(self.settings)
+        return (
+            f"SSO role '{s.get('sso_role_name')}' in account {s.get('sso_account_id')} "
+            f"(profile '{self.profile}')"
+        )
+
+
+BaseSource = Any  # one of the classes above
+
+
+# --- role hops ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleHop:
+    """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
+
+    profile: str
+    role_arn: str
+    role_session_name: Optional[str] = None
+    external_id: Optional[str] = None
+    mfa_serial: Optional[str] = None
+    duration_seconds: Optional[int] = None
+    policy: Optional[str] = None
+    policy_arns: Tuple[str, ...] = ()
+    tags: Tuple[Tuple[str, str], ...] = ()
+    transitive_tag_keys: Tuple[str, ...] = ()
+    source_identity: Optional[str] = None
+
+    def cache_args(self) -> dict:
+        """The AssumeRole arguments that make up the cache key (botocore's algorithm):
+        no TokenCode, and no RoleSessionName when it is generated."""
+        args: dict = {"RoleArn": self.role_arn}
+        if self.role_session_name:
+            args["RoleSessionName"] = self.role_session_name
+        if self.external_id is not None:
+            args["ExternalId"] = self.external_id
+        if self.mfa_serial is not None:
+            args["SerialNumber"] = self.mfa_serial
+        if self.duration_seconds is not None:
+            args["DurationSeconds"] = self.duration_seconds
+        if self.policy is not None:
+            args["Policy"] = self.policy
+        if self.policy_arns:
+            args["PolicyArns"] = [{"arn": a} for a in self.policy_arns]
+        if self.tags:
+            args["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
+        if self.transitive_tag_keys:
+            args["TransitiveTagKeys"] = list(self.transitive_tag_keys)
+        if self.source_identity is not None:
+            args["SourceIdentity"] = self.source_identity
+        return args
+
+    def describe(self) -> str:
+        extra = []
+        if self.role_session_name:
+            extra.append(f"session name {self.role_session_name}")
+        if self.external_id is not None:
+            extra.append("external_id set")
+        if self.mfa_serial:
+            extra.append(f"MFA {self.mfa_serial}")
+        if self.duration_seconds:
+            extra.append(f"{self.duration_seconds} s")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"AssumeRole {self.role_arn} [profile '{self.profile}']{tail}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What resolving ``profile`` will do: get ``base`` credentials, then assume ``hops`` in
+    order (``hops[0]`` is assumed with the base credentials)."""
+
+    profile: str
+    base: BaseSource
+    hops: Tuple[RoleHop, ...] = ()
+
+    def describe(self) -> str:
+        lines = [f"profile '{self.profile}':", f"  1. {self.base.describe()}"]
+        for i, hop in enumerate(self.hops, start=2):
+            lines.append(f"  {i}. {hop.describe()}")
+        return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Checks of role values, shared by profile keys and options passed in code.
+
+Each raises InvalidConfigError naming the profile and key (and, through ``where``, the file
+and line); none puts a secret in its message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from ..errors import InvalidConfigError
+
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
+def duration(raw: Any, profile: Optional[str], where: dict) -> Optional[int]:
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(raw, bool) or value is None or not 900 <= value <= 43200:
+        raise InvalidConfigError(
+            f"duration_seconds must be a whole number of seconds from 900 to 43200, got {raw!r}.",
+            profile=profile,
+            key="duration_seconds",
+            hint="Write for example: duration_seconds = 3600",
+            **where,
+        )
+    return value
+
+
+def role_arn(value: Any, profile: Optional[str], where: dict) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.startswith("arn:") or len(text) < 20:
+        raise InvalidConfigError(
+            f"role_arn {value!r} is not a role ARN.",
+            profile=profile,
+            key="role_arn",
+            hint="Write for example: role_arn = arn:aws:iam::123456789012:role/Admin",
+            **where,
+        )
+    return text
+
+
+def session_name(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+    if value is not None and not _SESSION_NAME.match(value):
+        raise InvalidConfigError(
+            f"role_session_name {value!r} must be 2 to 64 characters of letters, digits "
+            "and +=,.@_-.",
+            profile=profile,
+            key="role_session_name",
+            **where,
+        )
+    return value
+
+
+def external_id(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+    if value is not None and not _EXTERNAL_ID.match(value):
+        raise InvalidConfigError(
+            "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
+            profile=profile,
+            key="external_id",
+            **where,
+        )
+    return value
+
+
+def mfa_serial(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+    if value is not None and len(value.strip()) < 9:
+        raise InvalidConfigError(
+            f"mfa_serial {value!r} is too short to be an MFA device serial or ARN.",
+            profile=profile,
+            key="mfa_serial",
+            hint="Use the device ARN, e.g. arn:aws:iam::123456789012:mfa/alice",
+            **where,
+        )
+    return value
+
+
+def source_identity(value: Optional[str], profile: Optional[str]) -> Optional[str]:
+    if value is not None and not _SOURCE_IDENTITY.match(value):
+        raise InvalidConfigError(
+            "source_identity must be 2 to 64 characters of letters, digits and +=,.@_-.",
+            profile=profile,
+            key="source_identity",
+        )
+    return value
