@@ -28,7 +28,9 @@ def resolve(
     with ``name``, ``load(ctx)`` and ``check(ctx)``). Other keyword options: ``env``,
     ``cache`` (a cache object, or None for no cache), ``prompter``, ``clock``, ``transport``,
     ``region``, ``sts_endpoint_url``, ``advisory_timeout``, ``mandatory_timeout``,
-    ``background_refresh``, ``lock_timeout``.
+    ``background_refresh``, ``lock_timeout``, and ``role_options`` (a dict for the selected
+    profile's role: ``policy``, ``policy_arns``, ``tags``, ``transitive_tag_keys``,
+    ``source_identity``, ``duration_seconds``, ``role_session_name``, ``external_id``).
     """
     ctx = Context(profile, **options)
     chain = CredentialChain(providers if providers is not None else default_providers(ctx))

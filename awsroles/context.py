@@ -33,6 +33,7 @@ class Context:
         mandatory_timeout: Optional[float] = None,
         background_refresh: bool = True,
         lock_timeout: float = 60.0,
+        role_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.explicit_profile = profile
         self.env: Mapping[str, str] = dict(os.environ) if env is None else env
@@ -47,6 +48,8 @@ class Context:
         self.mandatory_timeout = mandatory_timeout
         self.background_refresh = background_refresh
         self.lock_timeout = lock_timeout
+        #: AssumeRole options from code for the selected profile's role (config/options.py).
+        self.role_options = role_options
         self._lock = threading.Lock()
         self._sts = None
 

@@ -294,3 +294,58 @@ def test_multi_hop_mfa_prompts_each_hop_right_before_its_call(home, fake_sts, cl
     # botocore asks outer first, then inner, then sends inner's call; we ask each hop just
     # before its own call
     assert events == [("prompt", inner_serial, 0), ("prompt", outer_serial, 1)]
+
+
+def test_role_options_from_code_are_sent_and_keyed(home, fake_sts, clock):
+    write_aws_files(home, TWO_HOP)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    options = {
+        "policy": policy,
+        "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        "tags": {"team": "blue"},
+        "transitive_tag_keys": ["team"],
+        "source_identity": "alice",
+        "duration_seconds": 1800,
+    }
+    _resolve(home, fake_sts, clock, "dev", role_options=options).get_frozen_credentials()
+    outer = [c for c in fake_sts.calls if c.action == "AssumeRole"][-1]
+    assert outer.params["RoleArn"] == role("Dev")
+    assert outer.params["PolicyArns.member.1.arn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert outer.params["Tags.member.1.Key"] == "team"
+    assert outer.params["Tags.member.1.Value"] == "blue"
+    assert outer.params["TransitiveTagKeys.member.1"] == "team"
+    assert outer.params["SourceIdentity"] == "alice"
+    assert outer.params["DurationSeconds"] == "1800"
+    inner = [c for c in fake_sts.calls if c.action == "AssumeRole"][0]
+    assert "Policy" not in inner.params  # options apply to the selected profile's role only
+    # the options are part of the cache key, as botocore's extra_args are
+    key = cache_key(
+        {
+            "RoleArn": role("Dev"),
+            "RoleSessionName": "dev-session",
+            "DurationSeconds": 1800,
+            "Policy": __import__("json").dumps(policy),
+            "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+            "Tags": [{"Key": "team", "Value": "blue"}],
+            "TransitiveTagKeys": ["team"],
+            "SourceIdentity": "alice",
+        }
+    )
+    assert key + ".json" in cache_files(home)
+
+
+def test_bad_role_options(home, fake_sts, clock):
+    write_aws_files(home, TWO_HOP)
+    from awsroles.errors import InvalidConfigError
+
+    for options in (
+        {"nope": 1},
+        {"policy": "{not json"},
+        {"duration_seconds": 60},
+        {"policy_arns": "arn:x"},
+    ):
+        with pytest.raises(InvalidConfigError):
+            _resolve(home, fake_sts, clock, "dev", role_options=options)

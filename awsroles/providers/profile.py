@@ -37,11 +37,17 @@ class ProfileProvider:
                 config.profile(name)
                 raise ProfileNotFoundError(f"profile '{name}' does not exist.")
             return None
-        return build_plan(
+        plan = build_plan(
             config.profiles,
             name,
             sso_sessions=getattr(config, "sso_sessions", {}),
         )
+        options = getattr(ctx, "role_options", None)
+        if options and plan is not None:
+            from ..config.options import apply_role_options
+
+            plan = apply_role_options(plan, options)
+        return plan
 
     def check(self, ctx: Any) -> Tuple[bool, str]:
         plan = self.plan(ctx)

@@ -1,0 +1,90 @@
+"""AssumeRole options passed in code, applied to the last hop of a plan (the selected
+profile's role): session policy, managed policy ARNs, session tags, transitive tag keys,
+source identity, and overrides of duration, session name and external id."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Mapping, Optional
+
+from ..errors import InvalidConfigError
+from . import validate
+from .model import Plan
+
+__all__ = ["ROLE_OPTIONS", "apply_role_options"]
+
+ROLE_OPTIONS = (
+    "policy",
+    "policy_arns",
+    "tags",
+    "transitive_tag_keys",
+    "source_identity",
+    "duration_seconds",
+    "role_session_name",
+    "external_id",
+)
+
+
+def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan:
+    if not options:
+        return plan
+    unknown = sorted(set(options) - set(ROLE_OPTIONS))
+    if unknown:
+        raise InvalidConfigError(
+            f"unknown role option(s) {', '.join(unknown)}; valid: {', '.join(ROLE_OPTIONS)}."
+        )
+    if not plan.hops:
+        raise InvalidConfigError(
+            "role options were given, but the profile assumes no role.",
+            profile=plan.profile,
+            key="role_arn",
+        )
+    last = plan.hops[-1]
+    name = last.profile
+    changes: dict = {}
+    if "policy" in options:
+        changes["policy"] = _policy(options["policy"], name)
+    if "policy_arns" in options:
+        changes["policy_arns"] = tuple(_strings(options["policy_arns"], "policy_arns", name))
+    if "tags" in options:
+        tags = options["tags"]
+        pairs = tags.items() if isinstance(tags, Mapping) else tags
+        changes["tags"] = tuple((str(k), str(v)) for k, v in pairs)
+    if "transitive_tag_keys" in options:
+        changes["transitive_tag_keys"] = tuple(
+            _strings(options["transitive_tag_keys"], "transitive_tag_keys", name)
+        )
+    if "source_identity" in options:
+        changes["source_identity"] = validate.source_identity(options["source_identity"], name)
+    if "duration_seconds" in options:
+        changes["duration_seconds"] = validate.duration(options["duration_seconds"], name, {})
+    if "role_session_name" in options:
+        changes["role_session_name"] = validate.session_name(options["role_session_name"], name, {})
+    if "external_id" in options:
+        changes["external_id"] = validate.external_id(options["external_id"], name, {})
+    hops = plan.hops[:-1] + (dataclasses.replace(last, **changes),)
+    return dataclasses.replace(plan, hops=hops)
+
+
+def _policy(value: Any, profile: str) -> str:
+    """A session policy as the JSON text STS takes; a dict is dumped."""
+    if isinstance(value, Mapping):
+        return json.dumps(value)
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            raise InvalidConfigError(
+                "policy is not a JSON document.", profile=profile, key="policy"
+            ) from None
+        return value
+    raise InvalidConfigError(
+        "policy must be a JSON string or a dict.", profile=profile, key="policy"
+    )
+
+
+def _strings(value: Any, key: str, profile: str) -> list:
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise InvalidConfigError(f"{key} must be a list of strings.", profile=profile, key=key)
+    return list(value)
