@@ -100,27 +100,12 @@ class HopFetcher:
             return self._call_sts()
 
     def _call_sts(self) -> Credentials:
-        from .sts import AssumeRoleParams
-
         source = self._source()
         token_code = None
         if self.hop.mfa_serial:
             token_code = get_token_code(self.hop.mfa_serial, self._ctx.prompter, self.hop.profile)
         hop = self.hop
-        params = AssumeRoleParams(
-            role_arn=hop.role_arn,
-            role_session_name=self.session_name,
-            external_id=hop.external_id,
-            serial_number=hop.mfa_serial,
-            token_code=token_code,
-            duration_seconds=hop.duration_seconds,
-            policy=hop.policy,
-            policy_arns=hop.policy_arns,
-            tags=hop.tags,
-            transitive_tag_keys=hop.transitive_tag_keys,
-            source_identity=hop.source_identity,
-            session_name_generated=not hop.role_session_name,
-        )
+        params = hop.params(self.session_name, token_code)
         started = time.monotonic()
         response = self._ctx.sts_client().assume_role(source, params)
         log.info(
@@ -136,17 +121,12 @@ class HopFetcher:
 def base_credentials(base: Any, ctx) -> Callable[[], Credentials]:
     """A zero-argument callable returning the base source's current credentials."""
     if isinstance(base, StaticKeys):
-        method = "shared-credentials-file"
-        if base.file and ctx is not None:
-            cfg = getattr(ctx.config, "config_path", None)
-            if cfg and base.file == cfg:
-                method = "config-file"
         creds = Credentials(
             access_key=base.access_key,
             secret_key=base.secret_key,
             token=base.token,
             account_id=base.account_id,
-            method=method,
+            method=base.method,
         )
         return lambda: creds
     if isinstance(base, NamedSource):

@@ -170,3 +170,31 @@ def test_describe_redacts_keys():
     text = plan.describe()
     assert "s3cr3t-value" not in text and "AKIAEXAMPLE" not in text
     assert ROLE in text
+
+
+class _Section:
+    def __init__(self, values):
+        self.values = values
+
+
+class _Profile:
+    """The shape of awsroles.config.files.Profile: per-file sections."""
+
+    def __init__(self, config=None, credentials=None):
+        self.config_section = _Section(config) if config is not None else None
+        self.credentials_section = _Section(credentials) if credentials is not None else None
+        self.config_path, self.credentials_path = "/h/.aws/config", "/h/.aws/credentials"
+        self.values = {**(config or {}), **(credentials or {})}
+
+
+def test_botocore_provider_order_within_a_profile():
+    # credential_process beats static keys in the config file (custom-process runs before
+    # config-file), but static keys in the credentials file beat credential_process.
+    cfg_only = _Profile(config={**KEYS, "credential_process": "/bin/creds"})
+    assert build_plan({"p": cfg_only}, "p").base.kind == "credential-process"
+    both = _Profile(config={"credential_process": "/bin/creds"}, credentials=KEYS)
+    plan = build_plan({"p": both}, "p")
+    assert plan.base.kind == "static-keys" and plan.base.method == "shared-credentials-file"
+    keys_in_config = build_plan({"p": _Profile(config=KEYS)}, "p")
+    assert keys_in_config.base.method == "config-file"
+    assert keys_in_config.base.file == "/h/.aws/config"

@@ -34,6 +34,9 @@ class StaticKeys:
     token: Optional[str] = field(default=None, repr=False)
     account_id: Optional[str] = None
     file: Optional[str] = None
+    #: botocore's provider name for where the keys were read: the credentials file
+    #: (``shared-credentials-file``) or the config file (``config-file``).
+    method: str = "shared-credentials-file"
     kind = "static-keys"
 
     def describe(self) -> str:
@@ -118,28 +121,32 @@ class RoleHop:
     transitive_tag_keys: Tuple[str, ...] = ()
     source_identity: Optional[str] = None
 
+    def params(self, session_name: str = "", token_code: Optional[str] = None):
+        """The STS AssumeRole parameters for this hop. Without ``session_name`` (or with an
+        empty one) the name counts as generated."""
+        from ..sts import AssumeRoleParams
+
+        return AssumeRoleParams(
+            role_arn=self.role_arn,
+            role_session_name=session_name or self.role_session_name or "",
+            external_id=self.external_id,
+            serial_number=self.mfa_serial,
+            token_code=token_code,
+            duration_seconds=self.duration_seconds,
+            policy=self.policy,
+            policy_arns=self.policy_arns,
+            tags=self.tags,
+            transitive_tag_keys=self.transitive_tag_keys,
+            source_identity=self.source_identity,
+            session_name_generated=not self.role_session_name,
+        )
+
     def cache_args(self) -> dict:
         """The AssumeRole arguments that make up the cache key (botocore's algorithm):
         no TokenCode, and no RoleSessionName when it is generated."""
-        args: dict = {"RoleArn": self.role_arn}
-        if self.role_session_name:
-            args["RoleSessionName"] = self.role_session_name
-        if self.external_id is not None:
-            args["ExternalId"] = self.external_id
-        if self.mfa_serial is not None:
-            args["SerialNumber"] = self.mfa_serial
-        if self.duration_seconds is not None:
-            args["DurationSeconds"] = self.duration_seconds
-        if self.policy is not None:
-            args["Policy"] = self.policy
-        if self.policy_arns:
-            args["PolicyArns"] = [{"arn": a} for a in self.policy_arns]
-        if self.tags:
-            args["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        if self.transitive_tag_keys:
-            args["TransitiveTagKeys"] = list(self.transitive_tag_keys)
-        if self.source_identity is not None:
-            args["SourceIdentity"] = self.source_identity
+        args = self.params().api_kwargs()
+        if not self.role_session_name:
+            args.pop("RoleSessionName", None)
         return args
 
     def describe(self) -> str:

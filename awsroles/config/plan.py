@@ -62,16 +62,21 @@ def _values(profile: Any) -> Mapping[str, str]:
 
 
 def _key_sections(profile: Any) -> list:
-    """(file, values) pairs in the order botocore's providers read static keys:
-    the credentials file first, then the config file. A plain mapping is one section."""
+    """(file, values, method) for each file's section, in the order botocore's providers
+    read static keys: the credentials file (``shared-credentials-file``), then the config
+    file (``config-file``). A plain mapping is one credentials-file section."""
     if isinstance(profile, Mapping):
-        return [(None, profile)]
+        return [(None, profile, "shared-credentials-file")]
     out = []
-    for attr in ("credentials_section", "config_section"):
+    for attr, method in (
+        ("credentials_section", "shared-credentials-file"),
+        ("config_section", "config-file"),
+    ):
         sec = getattr(profile, attr, None)
         if sec is not None:
-            out.append((getattr(profile, attr.replace("_section", "_path"), None), sec.values))
-    return out or [(None, _values(profile))]
+            path = getattr(profile, attr.replace("_section", "_path"), None)
+            out.append((path, sec.values, method))
+    return out or [(None, _values(profile), "shared-credentials-file")]
 
 
 def _where(profile: Any, key: Optional[str]) -> dict:
@@ -89,7 +94,7 @@ def _where(profile: Any, key: Optional[str]) -> dict:
 
 def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
     """The profile's static keys, read per file as botocore reads them, or None."""
-    for path, vals in _key_sections(profile):
+    for path, vals, method in _key_sections(profile):
         if "aws_access_key_id" not in vals:
             continue
         access = vals.get("aws_access_key_id") or ""
@@ -110,8 +115,9 @@ def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
             token=token,
             account_id=vals.get("aws_account_id") or None,
             file=path,
+            method=method,
         )
-    for path, vals in _key_sections(profile):
+    for path, vals, _method in _key_sections(profile):
         if vals.get("aws_secret_access_key") and "aws_access_key_id" not in vals:
             raise PartialCredentialsError(
                 "aws_secret_access_key is set but aws_access_key_id is missing.",
@@ -126,7 +132,7 @@ def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
 def _has_static_keys(profile: Any) -> bool:
     return any(
         "aws_access_key_id" in vals or "aws_secret_access_key" in vals
-        for _, vals in _key_sections(profile)
+        for _, vals, _method in _key_sections(profile)
     )
 
 
@@ -212,9 +218,8 @@ def _own_credentials(
         return _web_identity(name, profile)
     if "sso_role_name" in vals or "sso_account_id" in vals:
         return _sso(name, profile, sso_sessions)
-    sections = _key_sections(profile)
-    first_file_keys = sections[0][1] if sections else {}
-    if "aws_access_key_id" in first_file_keys:
+    first = _key_sections(profile)[0]
+    if first[2] == "shared-credentials-file" and "aws_access_key_id" in first[1]:
         return static_keys(name, profile)
     if vals.get("credential_process"):
         return ProcessSource(name, vals["credential_process"], vals.get("aws_account_id") or None)

@@ -12,10 +12,7 @@ def _method(plan: Plan, ctx: Any) -> str:
     if plan.hops:
         return "assume-role"
     if isinstance(plan.base, StaticKeys):
-        cfg = getattr(ctx.config, "config_path", None)
-        return (
-            "config-file" if plan.base.file and plan.base.file == cfg else "shared-credentials-file"
-        )
+        return plan.base.method
     return {
         "web-identity": "assume-role-with-web-identity",
         "credential-process": "custom-process",
