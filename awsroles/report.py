@@ -54,11 +54,14 @@ def _cache_lines(plan: Plan, ctx: Any) -> list:
     from .sts import credentials_from_response
 
     out = []
-    if not plan.hops:
+    cached = [hop for hop in plan.hops]
+    if hasattr(plan.base, "cache_args"):
+        cached.insert(0, plan.base)
+    if not cached:
         return out
     out.append("cache:")
     directory = getattr(ctx.cache, "directory", None)
-    for hop in plan.hops:
+    for hop in cached:
         key = cache_key(hop.cache_args())
         entry = ctx.cache.load(key)
         where = f"{directory}/{key}.json" if directory else key
@@ -66,7 +69,7 @@ def _cache_lines(plan: Plan, ctx: Any) -> list:
             out.append(f"  {hop.profile}: {where}: no valid entry (STS will be called)")
             continue
         try:
-            creds = credentials_from_response(entry, "assume-role")
+            creds = credentials_from_response(entry, "cached")
         except AwsRolesError:
             out.append(f"  {hop.profile}: {where}: unreadable entry (will be replaced)")
             continue

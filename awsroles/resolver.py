@@ -1,10 +1,9 @@
 """Execute a Plan: base credentials, then each role hop through STS, each hop cached.
 
 Every hop is its own :class:`RefreshableCredentials` whose fetch function is a
-:class:`HopFetcher`. A fetch looks in the cache first; only when the entry is missing or too
-old does it take the cache's cross-process lock, look again (another process may have just
-written it), resolve the *source* credentials (the inner hop, or the base), ask for an MFA code
-if the hop has ``mfa_serial``, call STS and write the entry. So a valid cache entry for the
+:class:`HopFetcher` (cache first, see :mod:`awsroles.cached_fetch`). Only when STS must be
+called does it resolve the *source* credentials (the inner hop, or the base) and ask for an
+MFA code if the hop has ``mfa_serial``. So a valid cache entry for the
 outermost hop is the whole cost of a warm start: no source provider runs, no STS client is
 built, requests is not imported.
 """
@@ -13,91 +12,32 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from .config.plan import NamedSource, Plan, RoleHop, StaticKeys
+from .cached_fetch import CachedStsFetch, generated_session_name
+from .config.plan import Plan, RoleHop
 from .credentials import Credentials
-from .errors import MalformedResponseError
-from .mfa import MFADeferred, get_token_code, no_prompt
-from .refresh import ADVISORY, FORCED, INITIAL, RefreshableCredentials, advisory_window_for
+from .mfa import get_token_code
+from .refresh import RefreshableCredentials
 
 log = logging.getLogger("awsroles")
 
-__all__ = ["resolve_plan", "HopFetcher", "base_credentials"]
+__all__ = ["resolve_plan", "HopFetcher"]
 
 ASSUME_ROLE = "assume-role"
 
 
-def generated_session_name(clock) -> str:
-    """botocore's default name, fixed when the provider loads; never part of the cache key."""
-    return f"botocore-session-{int(clock.now().timestamp())}"
-
-
-class HopFetcher:
+class HopFetcher(CachedStsFetch):
     """The fetch function of one role hop's RefreshableCredentials."""
 
-    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx) -> None:
-        from .cache import cache_key
+    method = ASSUME_ROLE
 
+    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx) -> None:
+        super().__init__(hop.cache_args(), ctx, f"profile '{hop.profile}'")
         self.hop = hop
         self._source = source
-        self._ctx = ctx
-        self.key = cache_key(hop.cache_args())
         self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
-
-    # The cache entry is judged the way held credentials are (decisions §4): usable unless
-    # inside its mandatory window; during a refresh, only an entry newer than what we hold
-    # and outside its own advisory window counts as a refresh.
-    def _usable(self, creds: Credentials, mode: str, current: Optional[Credentials]) -> bool:
-        if creds.expiry is None:
-            return True
-        left = (creds.expiry - self._ctx.clock.now()).total_seconds()
-        mandatory = self._ctx.mandatory_timeout or 60.0
-        if left <= mandatory:
-            return False
-        if mode == INITIAL or current is None:
-            return True
-        if mode == FORCED:
-            return creds.access_key != current.access_key
-        newer = current.expiry is None or creds.expiry > current.expiry
-        advisory = self._ctx.advisory_timeout or advisory_window_for(left)
-        return newer and left > advisory
-
-    def _from_cache(self, mode: str, current: Optional[Credentials]) -> Optional[Credentials]:
-        entry = self._ctx.cache.load(self.key)
-        if entry is None:
-            return None
-        from .sts import credentials_from_response
-
-        try:
-            creds = credentials_from_response(entry, ASSUME_ROLE)
-        except MalformedResponseError:
-            return None
-        if self._usable(creds, mode, current):
-            log.debug("profile '%s': using cached credentials %s.json", self.hop.profile, self.key)
-            return creds
-        return None
-
-    def __call__(self, mode: str, current: Optional[Credentials]) -> Credentials:
-        hit = self._from_cache(mode, current)
-        if hit is not None:
-            return hit
-        timeout = self._ctx.lock_timeout * (5 if self.hop.mfa_serial else 1)
-        with self._ctx.cache.lock(self.key, timeout):
-            hit = self._from_cache(mode, current)
-            if hit is not None:
-                return hit
-            if mode == ADVISORY:
-                try:
-                    with no_prompt():
-                        return self._call_sts()
-                except MFADeferred:
-                    # Nothing newer without a prompt: keep the current set until the
-                    # mandatory window, where a prompt is allowed.
-                    if current is None:
-                        raise
-                    return current
-            return self._call_sts()
+        self.lock_factor = 5 if hop.mfa_serial else 1
 
     def _call_sts(self) -> Credentials:
         source = self._source()
@@ -118,36 +58,14 @@ class HopFetcher:
         return response.credentials(ASSUME_ROLE)
 
 
-def base_credentials(base: Any, ctx) -> Callable[[], Credentials]:
-    """A zero-argument callable returning the base source's current credentials."""
-    if isinstance(base, StaticKeys):
-        creds = Credentials(
-            access_key=base.access_key,
-            secret_key=base.secret_key,
-            token=base.token,
-            account_id=base.account_id,
-            method=base.method,
-        )
-        return lambda: creds
-    if isinstance(base, NamedSource):
-        from .providers.sources import named_source
-
-        return named_source(base, ctx)
-    from .providers.sources import other_source
-
-    return other_source(base, ctx)
-
-
 def resolve_plan(plan: Plan, ctx) -> Any:
-    """Credentials for ``plan``: plain Credentials when there is no hop and the base is
-    static, otherwise a RefreshableCredentials for the outermost hop."""
-    source = base_credentials(plan.base, ctx)
-    if not plan.hops:
-        creds_or_obj = source()
-        return creds_or_obj
-    current: Any = None
+    """Credentials for ``plan``: the base's credential object when there is no hop,
+    otherwise a RefreshableCredentials for the outermost hop."""
+    from .providers.sources import base_source
+
+    current: Any = base_source(plan.base, ctx)
     for hop in plan.hops:
-        fetcher = HopFetcher(hop, source, ctx)
+        fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
         current = RefreshableCredentials(
             fetcher,
             method=ASSUME_ROLE,
@@ -157,5 +75,4 @@ def resolve_plan(plan: Plan, ctx) -> Any:
             background_refresh=ctx.background_refresh,
             label=f"profile '{hop.profile}' ({hop.role_arn})",
         )
-        source = current.get_frozen_credentials
     return current

@@ -67,6 +67,13 @@ class WebIdentitySource:
     duration_seconds: Optional[int] = None
     kind = "web-identity"
 
+    def cache_args(self) -> dict:
+        """botocore's cache-key arguments: RoleArn, and RoleSessionName when configured."""
+        args = {"RoleArn": self.role_arn}
+        if self.role_session_name:
+            args["RoleSessionName"] = self.role_session_name
+        return args
+
     def describe(self) -> str:
         return (
             f"AssumeRoleWithWebIdentity {self.role_arn} with the token in {self.token_file} "

@@ -24,21 +24,29 @@ class ProfileProvider:
     name = "profile"
 
     def plan(self, ctx: Any) -> Optional[Plan]:
-        """The plan for the selected profile; None when it does not exist (and was not
-        asked for) or holds no credential settings."""
+        """The plan for the selected profile (and botocore's web identity environment
+        variables); None when there is nothing to resolve here."""
         config = ctx.config
         name = ctx.profile_name
-        if name not in config.profiles:
-            if ctx.profile_from_env_or_code:
-                # Named explicitly: botocore raises ProfileNotFound; so do we, with the files.
-                config.profile(name)
-                raise ProfileNotFoundError(f"profile '{name}' does not exist.")
-            return None
-        plan = build_plan(
-            config.profiles,
-            name,
-            sso_sessions=getattr(config, "sso_sessions", {}),
-        )
+        exists = name in config.profiles
+        if not exists and ctx.profile_from_env_or_code:
+            # Named explicitly: botocore raises ProfileNotFound; so do we, naming the files.
+            config.profile(name)
+            raise ProfileNotFoundError(f"profile '{name}' does not exist.")
+        values = config.profiles[name].values if exists else {}
+        plan = None
+        if not (values.get("role_arn") and not values.get("web_identity_token_file")):
+            # botocore: assume-role first, then web identity (env or profile keys), then the
+            # profile's own SSO / keys / process.
+            from .web_identity import env_web_identity
+
+            web = env_web_identity(ctx, values, name if exists else None)
+            if web is not None:
+                plan = Plan(name, web)
+        if plan is None and exists:
+            plan = build_plan(
+                config.profiles, name, sso_sessions=getattr(config, "sso_sessions", {})
+            )
         options = getattr(ctx, "role_options", None)
         if options and plan is not None:
             from ..config.options import apply_role_options

@@ -1,47 +1,93 @@
-"""Base sources of a role chain other than static keys: credential_source and the profile's
-own non-static credentials. Each returns a zero-argument callable giving current credentials,
-called only when an STS call actually needs them."""
+"""The base of a plan as a credential object: static keys, ``credential_source``, web
+identity, ``credential_process``, SSO. Each is lazy: nothing runs, reads or calls out until
+its credentials are first needed, which for a role chain is only when STS must be called."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
-from ..config.plan import NamedSource
+from ..config.model import NamedSource, ProcessSource, SsoSource, StaticKeys, WebIdentitySource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError
 
-
-def named_source(source: NamedSource, ctx: Any) -> Callable[[], Credentials]:
-    if source.name == "Environment":
-        from .env import EnvProvider
-
-        def from_env() -> Credentials:
-            creds = EnvProvider().load(ctx)
-            if creds is None:
-                raise CredentialRetrievalError(
-                    "credential_source = Environment, but AWS_ACCESS_KEY_ID is not set.",
-                    provider="Environment",
-                    profile=source.profile,
-                    key="credential_source",
-                    hint="Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
-                )
-            return creds.get_frozen_credentials()
-
-        return from_env
-    return _unsupported(source.kind + " " + source.name, source.profile)
+__all__ = ["base_source", "Lazy"]
 
 
-def other_source(base: Any, ctx: Any) -> Callable[[], Credentials]:
-    return _unsupported(base.kind, base.profile)
+class Lazy:
+    """A credential object built on first use by ``load()`` (which returns Credentials or a
+    RefreshableCredentials); afterwards every call goes to that object."""
+
+    def __init__(self, load: Callable[[], Any], label: str) -> None:
+        self._load = load
+        self._label = label
+        self._obj: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._obj is None:
+            with self._lock:
+                if self._obj is None:
+                    self._obj = self._load()
+        return self._obj
+
+    def get_frozen_credentials(self) -> Credentials:
+        return self.get().get_frozen_credentials()
+
+    def __repr__(self) -> str:
+        return f"Lazy({self._label}, {self._obj!r})"
 
 
-def _unsupported(what: str, profile: str) -> Callable[[], Credentials]:
-    def fail() -> Credentials:
-        raise CredentialRetrievalError(
-            f"{what} is not supported by this version of awsroles yet.",
-            profile=profile,
-            hint="Use static keys, credential_source = Environment, or botocore's own chain "
-            "for this profile.",
+def base_source(base: Any, ctx: Any) -> Any:
+    """A credential object (with ``get_frozen_credentials``) for the plan's base."""
+    if isinstance(base, StaticKeys):
+        return Credentials(
+            access_key=base.access_key,
+            secret_key=base.secret_key,
+            token=base.token,
+            account_id=base.account_id,
+            method=base.method,
         )
+    if isinstance(base, WebIdentitySource):
+        from .web_identity import web_identity_credentials
 
-    return fail
+        return web_identity_credentials(base, ctx)
+    if isinstance(base, NamedSource):
+        return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}")
+    if isinstance(base, ProcessSource):
+        return Lazy(lambda: _unsupported("credential_process", base.profile), "process")
+    if isinstance(base, SsoSource):
+        return Lazy(lambda: _unsupported("SSO", base.profile), "sso")
+    raise TypeError(f"unknown plan base {type(base).__name__}")
+
+
+_NAMED = {
+    "Environment": ("awsroles.providers.env", "EnvProvider", "AWS_ACCESS_KEY_ID is not set"),
+}
+
+
+def _named(source: NamedSource, ctx: Any) -> Any:
+    entry = _NAMED.get(source.name)
+    if entry is None:
+        return _unsupported(f"credential_source = {source.name}", source.profile)
+    import importlib
+
+    module, cls, why = entry
+    creds = getattr(importlib.import_module(module), cls)().load(ctx)
+    if creds is None:
+        raise CredentialRetrievalError(
+            f"credential_source = {source.name}, but no credentials came from it ({why}).",
+            provider=source.name,
+            profile=source.profile,
+            key="credential_source",
+        )
+    return creds
+
+
+def _unsupported(what: str, profile: str) -> Any:
+    raise CredentialRetrievalError(
+        f"{what} is not supported by this version of awsroles yet.",
+        profile=profile,
+        hint="Use static keys, credential_source = Environment or web identity, or botocore's "
+        "own chain for this profile.",
+    )

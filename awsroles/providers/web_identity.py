@@ -1,0 +1,137 @@
+"""Web identity federation: AssumeRoleWithWebIdentity with a token read from a file.
+
+Configured by profile keys (``role_arn``, ``web_identity_token_file``, ``role_session_name``)
+or by ``AWS_ROLE_ARN`` / ``AWS_WEB_IDENTITY_TOKEN_FILE`` / ``AWS_ROLE_SESSION_NAME``; each
+setting separately, the environment first, as botocore does. The environment is not read when
+the profile was named in code (botocore's rule) nor for source profiles. The call is
+unsigned. The token file is read again at every STS call, since Kubernetes rotates it; the
+result is cached under botocore's key, as the AWS CLI caches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Optional
+
+from ..cached_fetch import CachedStsFetch, generated_session_name
+from ..config.model import WebIdentitySource
+from ..credentials import Credentials
+from ..errors import CredentialRetrievalError, InvalidConfigError
+from ..refresh import RefreshableCredentials
+
+log = logging.getLogger("awsroles")
+
+METHOD = "assume-role-with-web-identity"
+_MAX_TOKEN_BYTES = 64 * 1024
+
+__all__ = ["METHOD", "read_token", "web_identity_credentials", "env_web_identity"]
+
+
+def read_token(path: str, profile: Optional[str]) -> str:
+    """The token in ``path``; surrounding whitespace (a trailing newline) is dropped, since a
+    JWT never contains any. Missing, unreadable, empty or huge files are typed errors."""
+    where = {"profile": profile, "key": "web_identity_token_file"}
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_TOKEN_BYTES + 1)
+    except FileNotFoundError:
+        raise CredentialRetrievalError(
+            f"the web identity token file {path} does not exist.",
+            provider=METHOD,
+            hint="Check web_identity_token_file / AWS_WEB_IDENTITY_TOKEN_FILE (in Kubernetes, "
+            "the service account token volume).",
+            **where,
+        ) from None
+    except OSError as exc:
+        raise CredentialRetrievalError(
+            f"cannot read the web identity token file {path} ({exc.strerror}).",
+            provider=METHOD,
+            **where,
+        ) from None
+    if len(data) > _MAX_TOKEN_BYTES:
+        raise CredentialRetrievalError(
+            f"the web identity token file {path} is larger than {_MAX_TOKEN_BYTES} bytes.",
+            provider=METHOD,
+            **where,
+        )
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CredentialRetrievalError(
+            f"the web identity token file {path} is not text.", provider=METHOD, **where
+        ) from None
+    if len(token) < 4:
+        raise CredentialRetrievalError(
+            f"the web identity token file {path} is empty.", provider=METHOD, **where
+        )
+    return token
+
+
+class WebIdentityFetcher(CachedStsFetch):
+    method = METHOD
+
+    def __init__(self, source: WebIdentitySource, ctx: Any) -> None:
+        super().__init__(source.cache_args(), ctx, f"web identity for {source.role_arn}")
+        self.source = source
+        self.session_name = source.role_session_name or generated_session_name(ctx.clock)
+
+    def _call_sts(self) -> Credentials:
+        src = self.source
+        token = read_token(src.token_file, src.profile)
+        response = self._ctx.sts_client().assume_role_with_web_identity(
+            src.role_arn, self.session_name, token, src.duration_seconds
+        )
+        log.info("web identity: assumed %s", src.role_arn)
+        self._ctx.cache.store(self.key, response.data)
+        return response.credentials(METHOD)
+
+
+def web_identity_credentials(source: WebIdentitySource, ctx: Any) -> RefreshableCredentials:
+    """Deferred: nothing is read or called until the credentials are first used."""
+    return RefreshableCredentials(
+        WebIdentityFetcher(source, ctx),
+        method=METHOD,
+        clock=ctx.clock,
+        advisory_timeout=ctx.advisory_timeout,
+        mandatory_timeout=ctx.mandatory_timeout,
+        background_refresh=ctx.background_refresh,
+        label=f"web identity ({source.role_arn})",
+    )
+
+
+def _env(env: Mapping[str, str], name: str) -> Optional[str]:
+    return env.get(name) if name in env else None
+
+
+def env_web_identity(
+    ctx: Any, profile_values: Mapping[str, str], profile: Optional[str]
+) -> Optional[WebIdentitySource]:
+    """The web identity settings of botocore's top-level provider: each of token file, role
+    ARN and session name from the environment if present, else from the profile. None when
+    no token file is configured, or the environment does not count (profile named in code)
+    and the profile has no token file."""
+    env = {} if ctx.explicit_profile is not None else ctx.env
+    token_file = _env(env, "AWS_WEB_IDENTITY_TOKEN_FILE")
+    if token_file is None:
+        token_file = profile_values.get("web_identity_token_file")
+    if not token_file:
+        return None
+    role_arn = _env(env, "AWS_ROLE_ARN")
+    if role_arn is None:
+        role_arn = profile_values.get("role_arn")
+    if not role_arn:
+        raise InvalidConfigError(
+            "a web identity token file is configured but no role ARN.",
+            profile=profile,
+            key="role_arn",
+            hint="Set role_arn in the profile or AWS_ROLE_ARN in the environment.",
+        )
+    session = _env(env, "AWS_ROLE_SESSION_NAME")
+    if session is None:
+        session = profile_values.get("role_session_name")
+    return WebIdentitySource(
+        profile=profile or "(environment)",
+        role_arn=role_arn,
+        token_file=token_file,
+        role_session_name=session or None,
+    )
