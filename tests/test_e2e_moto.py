@@ -179,3 +179,23 @@ def test_boto3_session_from_awsroles_against_moto(moto_url, moto_iam, home, monk
     second = awsroles.boto3_session(profile="dev")
     assert second.get_credentials().get_frozen_credentials().access_key == first_key
     assert second.client("sts").get_caller_identity()["Arn"] == DEV_ARN
+
+
+def test_web_identity_against_moto(moto_url, moto_iam, home, tmp_path):
+    """AssumeRoleWithWebIdentity (unsigned) against moto, then the assumed identity."""
+    token = tmp_path / "token.jwt"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.moto-accepts-this.sig\n")
+    write_aws_files(home, "", credentials="")
+    env = make_env(
+        home,
+        moto_url,
+        AWS_WEB_IDENTITY_TOKEN_FILE=str(token),
+        AWS_ROLE_ARN=moto_iam["roles"]["Ops"],
+        AWS_ROLE_SESSION_NAME="pod-session",
+    )
+    creds = awsroles.resolve(env=env)
+    assert creds.method == "assume-role-with-web-identity"
+    frozen = creds.get_frozen_credentials()
+    identity = Context(env=env).sts_client().get_caller_identity(frozen)
+    assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Ops/pod-session"
+    assert len(cache_files(home)) == 1
