@@ -15,9 +15,10 @@ __all__ = ["default_providers", "CredentialChain", "ChainReport"]
 
 
 def default_providers(ctx: Any) -> List[Any]:
-    """env -> profile (assume-role, web identity, SSO, files, process).
+    """env -> profile (assume-role, web identity, SSO, files, process) -> container.
 
     As in botocore, naming a profile in code drops the env provider (AWS_PROFILE does not)."""
+    from .container import ContainerProvider
     from .env import EnvProvider
     from .profile import ProfileProvider
 
@@ -25,6 +26,7 @@ def default_providers(ctx: Any) -> List[Any]:
     if ctx.explicit_profile is None:
         providers.append(EnvProvider())
     providers.append(ProfileProvider())
+    providers.append(ContainerProvider())
     return providers
 
 

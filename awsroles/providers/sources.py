@@ -63,6 +63,12 @@ def base_source(base: Any, ctx: Any) -> Any:
 
 _NAMED = {
     "Environment": ("awsroles.providers.env", "EnvProvider", "AWS_ACCESS_KEY_ID is not set"),
+    "EcsContainer": (
+        "awsroles.providers.container",
+        "ContainerProvider",
+        "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI "
+        "is set",
+    ),
 }
 
 

@@ -4,6 +4,8 @@
   in memory through ``FakeSTS().transport()``.
 - :class:`FrozenClock` (``awsroles.testing.clock``): time that moves only when told.
 - :class:`StaticProvider`, :class:`FakeProvider` (``awsroles.testing.providers``).
+- :class:`FakeContainerEndpoint` (``awsroles.testing.fake_container``): the ECS/EKS
+  container credential endpoint, authorization enforced.
 
 Imported lazily, so ``import awsroles.testing`` costs nothing until a name is used.
 """
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FakeSTS", "FrozenClock", "StaticProvider", "FakeProvider"]
+__all__ = ["FakeSTS", "FrozenClock", "StaticProvider", "FakeProvider", "FakeContainerEndpoint"]
 
 _LAZY = {
     "FakeSTS": "awsroles.testing.fake_sts",
     "FrozenClock": "awsroles.testing.clock",
     "StaticProvider": "awsroles.testing.providers",
     "FakeProvider": "awsroles.testing.providers",
+    "FakeContainerEndpoint": "awsroles.testing.fake_container",
 }
 
 
