@@ -79,6 +79,18 @@ class _Worker:
 WORKER = _Worker()
 
 
+def _after_fork_in_child() -> None:
+    # The parent's worker thread does not exist in the child, and its lock may have been
+    # held at fork(): start from scratch.
+    WORKER._lock = threading.Lock()
+    WORKER._idle = threading.Condition(WORKER._lock)
+    WORKER._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def schedule(key: Hashable, job: Callable[[], None]) -> bool:
     return WORKER.schedule(key, job)
 

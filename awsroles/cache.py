@@ -249,6 +249,17 @@ _KEY_LOCKS: Dict[str, _KeyLock] = {}  # shared by every FileCache on the same pa
 _KEY_LOCKS_GUARD = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A lock held by a parent's thread at fork() would never be released in the child."""
+    global _KEY_LOCKS_GUARD
+    _KEY_LOCKS_GUARD = threading.Lock()
+    _KEY_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _key_lock(table: Dict[str, _KeyLock], name: str) -> _KeyLock:
     with _KEY_LOCKS_GUARD:
         entry = table.get(name)

@@ -49,7 +49,7 @@ class CachedStsFetch:
         if creds.expiry is None:
             return True
         left = (creds.expiry - self._ctx.clock.now()).total_seconds()
-        mandatory = self._ctx.mandatory_timeout or 60.0
+        mandatory = 60.0 if self._ctx.mandatory_timeout is None else self._ctx.mandatory_timeout
         if left <= mandatory:
             return False
         if mode == INITIAL or current is None:
@@ -57,7 +57,9 @@ class CachedStsFetch:
         if mode == FORCED:
             return creds.access_key != current.access_key
         newer = current.expiry is None or creds.expiry > current.expiry
-        advisory = self._ctx.advisory_timeout or advisory_window_for(left)
+        advisory = self._ctx.advisory_timeout
+        if advisory is None:
+            advisory = advisory_window_for(left)
         return newer and left > advisory
 
     def _from_cache(self, mode: str, current: Optional[Credentials]) -> Optional[Credentials]:

@@ -36,7 +36,8 @@ class Context:
         role_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.explicit_profile = profile
-        self.env: Mapping[str, str] = dict(os.environ) if env is None else env
+        #: The live os.environ when none is given, so refreshes see rotated variables.
+        self.env: Mapping[str, str] = os.environ if env is None else env
         self.clock = clock
         self._transport = transport
         self._cache = cache

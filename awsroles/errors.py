@@ -32,6 +32,7 @@ __all__ = [
     "STSServiceError",
     "MalformedResponseError",
     "MFAError",
+    "MFADeferred",
     "RefreshError",
 ]
 
@@ -213,6 +214,10 @@ class STSServiceError(STSError):
 
 class MFAError(AwsRolesError):
     """An MFA code was needed and could not be obtained (no terminal, empty code)."""
+
+
+class MFADeferred(MFAError):
+    """Raised instead of prompting inside a background (advisory) refresh."""
 
 
 class RefreshError(AwsRolesError):

@@ -6,7 +6,7 @@ import contextvars
 import sys
 from typing import Callable, Optional
 
-from .errors import MFAError
+from .errors import MFADeferred, MFAError
 
 __all__ = ["Prompter", "terminal_prompter", "get_token_code", "no_prompt"]
 
@@ -16,10 +16,6 @@ Prompter = Callable[[str], str]
 _NO_PROMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "awsroles_no_prompt", default=False
 )
-
-
-class MFADeferred(MFAError):
-    """Raised instead of prompting inside a background (advisory) refresh."""
 
 
 def terminal_prompter(serial: str) -> str:

@@ -19,16 +19,19 @@ remembered for a few jittered seconds so a retry loop cannot hammer the endpoint
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import random
 import threading
+import weakref
 from datetime import datetime
 from typing import Callable, Optional
 
 from . import background
 from .clock import SYSTEM_CLOCK, Clock
 from .credentials import Credentials
-from .errors import AwsRolesError, RefreshError
+from .errors import AwsRolesError, MFADeferred, RefreshError
 
 log = logging.getLogger("awsroles")
 
@@ -42,6 +45,18 @@ ERROR_MEMORY = (2.0, 5.0)
 INITIAL, ADVISORY, MANDATORY, FORCED = "initial", "advisory", "mandatory", "forced"
 
 Fetch = Callable[[str, Optional[Credentials]], Credentials]
+
+#: Every live instance, so a forked child can replace locks the parent's threads held.
+_INSTANCES: weakref.WeakSet[RefreshableCredentials] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for creds in list(_INSTANCES):
+        creds._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def advisory_window_for(lifetime_seconds: float) -> float:
@@ -88,6 +103,7 @@ class RefreshableCredentials:
         self._error: Optional[BaseException] = None
         self._error_until = 0.0
         self._warned = False
+        _INSTANCES.add(self)
         if initial is not None:
             self._install(initial)
 
@@ -129,8 +145,11 @@ class RefreshableCredentials:
         """``fresh``, ``stale`` or ``invalid`` for the held (or given) credential set."""
         if current is None:
             current = self._current
-        if current is None or self._force:
+        if current is None:
             return "invalid"
+        if self._force:
+            # marked unusable: refresh, unless a refresh just failed for a recoverable reason
+            return "fresh" if self._clock.monotonic() < self._retry_after else "invalid"
         if current.expiry is None:
             return "fresh"
         left = (current.expiry - self._clock.now()).total_seconds()
@@ -147,9 +166,17 @@ class RefreshableCredentials:
     def refresh_needed(self) -> bool:
         return self.state() != "fresh"
 
-    def invalidate(self) -> None:
-        """Mark the held credentials unusable: the next use refreshes (once, single-flight)."""
+    def invalidate(self, access_key: Optional[str] = None) -> bool:
+        """Mark the held credentials unusable: the next use refreshes (once, single-flight).
+
+        With ``access_key``, only if that is still the held set: a late error about a set
+        that was already replaced changes nothing. Returns whether the mark was set."""
+        current = self._current
+        if access_key is not None and (current is None or current.access_key != access_key):
+            return False
         self._force = True
+        self._retry_after = 0.0
+        return True
 
     def refresh(self, *, force: bool = False) -> Credentials:
         """Refresh synchronously: fetch if nothing is held, then refresh if the set is not
@@ -191,28 +218,32 @@ class RefreshableCredentials:
                 return current  # another thread refreshed while we waited
             now_mono = self._clock.monotonic()
             if self._error is not None and now_mono < self._error_until:
-                raise self._error
+                raise copy.copy(self._error).with_traceback(None)
             mode = FORCED if self._force else (MANDATORY if current is not None else INITIAL)
             return self._do_refresh(mode, current)
 
     def _do_refresh(self, mode: str, current: Optional[Credentials]) -> Credentials:
         try:
             new = self._fetch(mode, current)
+            self._accept(new)
         except AwsRolesError as exc:
             if exc.recoverable and current is not None and self._still_valid(current):
                 self._back_off(exc)
                 return current
             self._remember(exc)
             raise
-        self._accept(new)
         return new
 
     def _accept(self, new: Credentials) -> None:
-        if new.expiry is not None and new.expiry <= self._clock.now():
-            raise RefreshError(
-                f"{self._label}: refreshed credentials are already expired "
-                f"(expiry {new.expiry.isoformat()}); check the machine's clock."
-            )
+        if new.expiry is not None:
+            left = (new.expiry - self._clock.now()).total_seconds()
+            if left <= 0 or (left <= self._mandatory and self._current is not None):
+                # Already expired, or so close that every use would refresh again: the
+                # clock is off, or the source hands out stale credentials.
+                raise RefreshError(
+                    f"{self._label}: refreshed credentials expire at {new.expiry.isoformat()}, "
+                    f"{int(left)} s from now by this machine's clock; check the clock."
+                )
         self._error = None
         self._install(new)
 
@@ -221,7 +252,13 @@ class RefreshableCredentials:
 
     def _back_off(self, exc: BaseException) -> None:
         delay = random.uniform(*STATIC_STABILITY_BACKOFF)
-        self._retry_after = self._clock.monotonic() + delay
+        current = self._current
+        if current is not None and current.expiry is not None:
+            # never back off past the start of the mandatory window (nor past expiry there)
+            left = (current.expiry - self._clock.now()).total_seconds()
+            until_window = left - self._mandatory
+            delay = min(delay, until_window) if until_window > 0 else min(delay, max(left, 0.0))
+        self._retry_after = self._clock.monotonic() + max(delay, 0.0)
         if not self._warned:
             self._warned = True
             log.warning(
@@ -234,6 +271,8 @@ class RefreshableCredentials:
             )
 
     def _remember(self, exc: BaseException) -> None:
+        if isinstance(exc, MFADeferred):
+            return  # only means "not in the background": a foreground caller may prompt
         self._error = exc
         self._error_until = self._clock.monotonic() + random.uniform(*ERROR_MEMORY)
 
@@ -257,26 +296,27 @@ class RefreshableCredentials:
             return
         try:
             new = self._fetch(ADVISORY, current)
-        except AwsRolesError as exc:
-            if exc.recoverable:
-                self._back_off(exc)
-            else:
-                self._remember(exc)
-                self._retry_after = self._error_until
-                log.warning("%s: advisory refresh failed: %s", self._label, exc)
+        except MFADeferred:
+            self._back_off_until_mandatory(current)
             return
-        except Exception as exc:  # a bug in a user-supplied fetch: keep serving, say so
+        except Exception as exc:
+            # Recoverable or not, the held credentials are still good: keep serving them
+            # and try again later (the mandatory window surfaces a lasting error to callers).
             self._back_off(exc)
             return
         if new is current or (
             current is not None and new.expiry is not None and current.expiry == new.expiry
         ):
-            # Nothing newer was available without prompting (MFA) or calling out: stop asking
-            # until the mandatory window.
-            left = (current.expiry - self._clock.now()).total_seconds()
-            self._retry_after = self._clock.monotonic() + max(0.0, left - self._mandatory)
+            # Nothing newer was available without prompting (MFA): stop asking until the
+            # mandatory window.
+            self._back_off_until_mandatory(current)
             return
         try:
             self._accept(new)
         except RefreshError as exc:
             self._back_off(exc)
+
+    def _back_off_until_mandatory(self, current: Optional[Credentials]) -> None:
+        if current is not None and current.expiry is not None:
+            left = (current.expiry - self._clock.now()).total_seconds()
+            self._retry_after = self._clock.monotonic() + max(0.0, left - self._mandatory)

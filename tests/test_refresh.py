@@ -227,3 +227,87 @@ def test_repr_has_no_secrets():
     c = creds.get_frozen_credentials()
     text = repr(creds) + str(c) + repr(c)
     assert "secret1" not in text and "token1" not in text
+
+
+# --- regressions from review ------------------------------------------------------------------
+
+
+def test_invalidate_then_outage_backs_off_instead_of_hammering():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    creds.get_frozen_credentials()
+    creds.invalidate()
+    src.fail = lambda mode: TransportError("down")
+    for _ in range(5):
+        creds.get_frozen_credentials()
+    assert src.calls == [INITIAL, FORCED]
+
+
+def test_invalidate_ignores_a_late_error_about_a_replaced_set():
+    clock = FrozenClock()
+    creds = RefreshableCredentials(Source(clock), method="test", clock=clock)
+    first = creds.get_frozen_credentials()
+    assert creds.invalidate(first.access_key) is True
+    second = creds.get_frozen_credentials()
+    assert creds.invalidate(first.access_key) is False  # late: already replaced
+    assert creds.get_frozen_credentials() is second
+
+
+def test_non_recoverable_background_failure_backs_off_and_warns_once(caplog):
+    clock = FrozenClock()
+    src = Source(
+        clock,
+        fail=lambda m: AccessDeniedError("no", code="AccessDenied") if m == ADVISORY else None,
+    )
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    clock.advance(minutes=46)
+    with caplog.at_level(logging.WARNING, logger="awsroles"):
+        for _ in range(120):
+            clock.advance(seconds=1)
+            creds.get_frozen_credentials()
+    assert src.calls.count(ADVISORY) == 1
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_backoff_never_skips_the_mandatory_window():
+    clock = FrozenClock()
+    src = Source(clock, lifetime=15 * 60)  # 5-minute advisory window
+    creds = RefreshableCredentials(src, method="test", clock=clock, background_refresh=False)
+    creds.get_frozen_credentials()
+    src.fail = lambda mode: TransportError("blip") if mode == ADVISORY else None
+    clock.advance(minutes=11)  # 4 min left: advisory, fails, backs off
+    creds.get_frozen_credentials()
+    src.fail = None
+    clock.advance(minutes=3, seconds=10)  # 50 s left: mandatory must refresh now
+    assert creds.get_frozen_credentials().access_key != "AKID1"
+
+
+def test_remembered_error_does_not_grow_its_traceback():
+    clock = FrozenClock()
+    src = Source(clock, fail=lambda m: AccessDeniedError("no", code="AccessDenied"))
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    depths = []
+    for _ in range(50):
+        try:
+            creds.get_frozen_credentials()
+        except AccessDeniedError as exc:
+            tb, n = exc.__traceback__, 0
+            while tb is not None:
+                n, tb = n + 1, tb.tb_next
+            depths.append(n)
+    assert max(depths) < 10
+
+
+def test_refresh_with_skewed_clock_is_remembered_not_repeated():
+    clock = FrozenClock()
+    src = Source(clock)
+    creds = RefreshableCredentials(src, method="test", clock=clock)
+    creds.get_frozen_credentials()
+    src.lifetime = 30  # the source now hands out sets inside the mandatory window
+    clock.advance(minutes=59, seconds=30)
+    for _ in range(5):
+        with pytest.raises(RefreshError):
+            creds.get_frozen_credentials()
+    assert len(src.calls) == 2

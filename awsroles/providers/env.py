@@ -6,7 +6,7 @@ from datetime import timezone
 from typing import Any, Mapping, Optional, Tuple
 
 from ..credentials import Credentials
-from ..errors import InvalidConfigError, PartialCredentialsError
+from ..errors import InvalidConfigError, PartialCredentialsError, RefreshError
 from ..refresh import RefreshableCredentials
 
 METHOD = "env"
@@ -83,6 +83,14 @@ class EnvProvider:
                     "the environment credentials expire but AWS_ACCESS_KEY_ID or "
                     "AWS_CREDENTIAL_EXPIRATION is no longer set.",
                     key="AWS_CREDENTIAL_EXPIRATION",
+                )
+            if new.expiry <= ctx.clock.now():
+                raise RefreshError(
+                    f"the environment credentials expired at {new.expiry.isoformat()} and "
+                    "the environment holds no newer ones.",
+                    key="AWS_CREDENTIAL_EXPIRATION",
+                    hint="Export fresh AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                    "AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION.",
                 )
             return new
 
