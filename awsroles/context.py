@@ -34,6 +34,8 @@ class Context:
         background_refresh: bool = True,
         lock_timeout: float = 60.0,
         role_options: Optional[Mapping[str, Any]] = None,
+        process_timeout: Optional[float] = None,
+        process_stderr: Any = None,
     ) -> None:
         self.explicit_profile = profile
         #: The live os.environ when none is given, so refreshes see rotated variables.
@@ -51,6 +53,10 @@ class Context:
         self.lock_timeout = lock_timeout
         #: AssumeRole options from code for the selected profile's role (config/options.py).
         self.role_options = role_options
+        #: credential_process: seconds before the command is killed (None: 300; 0: no limit),
+        #: and where its stderr goes (None: sys.stderr at the time it runs).
+        self.process_timeout = process_timeout
+        self.process_stderr = process_stderr
         self._lock = threading.Lock()
         self._sts = None
 

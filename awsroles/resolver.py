@@ -64,6 +64,8 @@ def resolve_plan(plan: Plan, ctx) -> Any:
     from .providers.sources import base_source
 
     current: Any = base_source(plan.base, ctx)
+    if not plan.hops:
+        return current.get() if hasattr(current, "get") else current
     for hop in plan.hops:
         fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
         current = RefreshableCredentials(

@@ -37,3 +37,30 @@ def fake_sts(clock):
     with FakeSTS(clock=clock) as sts:
         sts.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
         yield sts
+
+
+# --- no test may reach beyond this machine ---------------------------------------------------
+
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"  # inherited by subprocesses too
+
+_real_connect = None
+
+
+def _loopback_only(sock, address, *args, **kwargs):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (
+        host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")
+    ):
+        raise OSError(f"test tried to connect to {host}: only 127.0.0.1 is allowed in tests")
+    return _real_connect(sock, address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _only_loopback():
+    import socket
+
+    global _real_connect
+    _real_connect = socket.socket.connect
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _real_connect

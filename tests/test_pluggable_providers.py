@@ -25,7 +25,7 @@ def test_fall_through_and_order(tmp_path):
 def test_insert_into_default_chain(tmp_path):
     ctx = Context(env={"HOME": str(tmp_path)})
     providers = default_providers(ctx)
-    assert [p.name for p in providers] == ["env", "profile", "container-role"]
+    assert [p.name for p in providers] == ["env", "profile", "container-role", "iam-role"]
     providers.insert(1, StaticProvider(name="mine"))
     creds = awsroles.resolve(providers=providers, env={"HOME": str(tmp_path)})
     assert creds.method == "mine"

@@ -15,11 +15,12 @@ __all__ = ["default_providers", "CredentialChain", "ChainReport"]
 
 
 def default_providers(ctx: Any) -> List[Any]:
-    """env -> profile (assume-role, web identity, SSO, files, process) -> container.
+    """env -> profile (assume-role, web identity, SSO, files, process) -> container -> IMDS.
 
     As in botocore, naming a profile in code drops the env provider (AWS_PROFILE does not)."""
     from .container import ContainerProvider
     from .env import EnvProvider
+    from .imds import ImdsProvider
     from .profile import ProfileProvider
 
     providers: List[Any] = []
@@ -27,6 +28,7 @@ def default_providers(ctx: Any) -> List[Any]:
         providers.append(EnvProvider())
     providers.append(ProfileProvider())
     providers.append(ContainerProvider())
+    providers.append(ImdsProvider())
     return providers
 
 

@@ -55,9 +55,13 @@ def base_source(base: Any, ctx: Any) -> Any:
     if isinstance(base, NamedSource):
         return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}")
     if isinstance(base, ProcessSource):
-        return Lazy(lambda: _unsupported("credential_process", base.profile), "process")
+        from .process import process_credentials
+
+        return Lazy(lambda: process_credentials(base, ctx), "credential_process")
     if isinstance(base, SsoSource):
-        return Lazy(lambda: _unsupported("SSO", base.profile), "sso")
+        from .sso import sso_credentials
+
+        return Lazy(lambda: sso_credentials(base, ctx), "sso")
     raise TypeError(f"unknown plan base {type(base).__name__}")
 
 
@@ -73,12 +77,13 @@ _NAMED = {
 
 
 def _named(source: NamedSource, ctx: Any) -> Any:
-    entry = _NAMED.get(source.name)
-    if entry is None:
-        return _unsupported(f"credential_source = {source.name}", source.profile)
+    if source.name == "Ec2InstanceMetadata":
+        from .imds import ImdsProvider
+
+        return ImdsProvider().load_or_raise(ctx)  # raises the real reason, never None
     import importlib
 
-    module, cls, why = entry
+    module, cls, why = _NAMED[source.name]
     creds = getattr(importlib.import_module(module), cls)().load(ctx)
     if creds is None:
         raise CredentialRetrievalError(
@@ -88,12 +93,3 @@ def _named(source: NamedSource, ctx: Any) -> Any:
             key="credential_source",
         )
     return creds
-
-
-def _unsupported(what: str, profile: str) -> Any:
-    raise CredentialRetrievalError(
-        f"{what} is not supported by this version of awsroles yet.",
-        profile=profile,
-        hint="Use static keys, credential_source = Environment or web identity, or botocore's "
-        "own chain for this profile.",
-    )

@@ -6,6 +6,10 @@
 - :class:`StaticProvider`, :class:`FakeProvider` (``awsroles.testing.providers``).
 - :class:`FakeContainerEndpoint` (``awsroles.testing.fake_container``): the ECS/EKS
   container credential endpoint, authorization enforced.
+- :class:`FakeIMDS` (``awsroles.testing.fake_imds``): EC2 instance metadata with IMDSv2
+  tokens enforced.
+- :class:`FakeSSOPortal`, :func:`write_token_cache` (``awsroles.testing.fake_sso``): the SSO
+  portal and a token cache shaped like the AWS CLI v2's.
 
 Imported lazily, so ``import awsroles.testing`` costs nothing until a name is used.
 """
@@ -14,7 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FakeSTS", "FrozenClock", "StaticProvider", "FakeProvider", "FakeContainerEndpoint"]
+__all__ = [
+    "FakeSTS",
+    "FrozenClock",
+    "StaticProvider",
+    "FakeProvider",
+    "FakeContainerEndpoint",
+    "FakeIMDS",
+    "FakeSSOPortal",
+    "write_token_cache",
+]
 
 _LAZY = {
     "FakeSTS": "awsroles.testing.fake_sts",
@@ -22,6 +35,9 @@ _LAZY = {
     "StaticProvider": "awsroles.testing.providers",
     "FakeProvider": "awsroles.testing.providers",
     "FakeContainerEndpoint": "awsroles.testing.fake_container",
+    "FakeIMDS": "awsroles.testing.fake_imds",
+    "FakeSSOPortal": "awsroles.testing.fake_sso",
+    "write_token_cache": "awsroles.testing.fake_sso",
 }
 
 
