@@ -81,3 +81,25 @@ def test_expired_token_error_invalidates(env, sts):
     client.get_caller_identity()
     assert sts.count("AssumeRole") == 3
     assert session.get_credentials().get_frozen_credentials().access_key != first
+
+
+def test_late_expired_error_about_a_replaced_set_is_ignored(env, sts):
+    bs = awsroles.botocore_session("dev")
+    client = bs.create_client("sts")
+    client.get_caller_identity()
+    old = bs.get_credentials().get_frozen_credentials().access_key
+    parsed = {"Error": {"Code": "ExpiredToken"}}
+    # first error about the held set: marks it stale, the next call refreshes once
+    bs.get_component("event_emitter").emit(
+        "after-call.sts.GetCallerIdentity", parsed=parsed, context={"awsroles_access_key": old}
+    )
+    client.get_caller_identity()
+    new = bs.get_credentials().get_frozen_credentials().access_key
+    assert new != old and sts.count("AssumeRole") == 3
+    # a late error from a request that was signed with the old set changes nothing
+    bs.get_component("event_emitter").emit(
+        "after-call.sts.GetCallerIdentity", parsed=parsed, context={"awsroles_access_key": old}
+    )
+    client.get_caller_identity()
+    assert bs.get_credentials().get_frozen_credentials().access_key == new
+    assert sts.count("AssumeRole") == 3

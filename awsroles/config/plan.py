@@ -129,6 +129,12 @@ def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
     return None
 
 
+def is_role_profile(values: Mapping[str, str]) -> bool:
+    """botocore's assume-role test: the keys are *present* (an empty role_arn is then an
+    error, not a reason to fall back to the profile's own keys)."""
+    return "role_arn" in values and "web_identity_token_file" not in values
+
+
 def _has_static_keys(profile: Any) -> bool:
     return any(
         "aws_access_key_id" in vals or "aws_secret_access_key" in vals
@@ -245,7 +251,7 @@ def build_plan(
         )
     top = profiles[selected]
     vals = _values(top)
-    if not (vals.get("role_arn") and not vals.get("web_identity_token_file")):
+    if not is_role_profile(vals):
         base = _own_credentials(selected, top, sso_sessions, top_level=True)
         return Plan(selected, base) if base is not None else None
 
@@ -298,8 +304,7 @@ def build_plan(
         visited.append(source_profile)
         src = profiles[source_profile]
         svals = _values(src)
-        has_role = bool(svals.get("role_arn")) and not svals.get("web_identity_token_file")
-        if _has_static_keys(src) or not has_role:
+        if _has_static_keys(src) or not is_role_profile(svals):
             base = _own_credentials(source_profile, src, sso_sessions, top_level=False)
             if base is None:
                 raise InvalidConfigError(

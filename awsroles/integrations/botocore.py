@@ -59,10 +59,9 @@ class BotocoreCredentials(botocore.credentials.Credentials):
         check = getattr(self._source, "refresh_needed", None)
         return bool(check()) if check else False
 
-    def invalidate(self) -> None:
+    def invalidate(self, access_key: Optional[str] = None) -> bool:
         inv = getattr(self._source, "invalidate", None)
-        if inv is not None:
-            inv()
+        return bool(inv(access_key)) if inv is not None else False
 
     def __repr__(self) -> str:
         return f"BotocoreCredentials({self._source!r})"
@@ -118,12 +117,22 @@ def install(session: botocore.session.Session, **options: Any) -> AwsRolesProvid
     except botocore.exceptions.UnknownCredentialError:
         resolver.providers.insert(0, provider)
 
-    def on_after_call(parsed=None, **kwargs):
+    def on_before_sign(request=None, **kwargs):
+        # Remember which set signs this request, so a late error about a set that has
+        # already been replaced does not throw away the new one.
+        if provider.credentials is not None and request is not None:
+            # the signer asks for the same frozen set right after this event
+            frozen = provider.credentials.get_frozen_credentials()
+            request.context["awsroles_access_key"] = frozen.access_key
+
+    def on_after_call(parsed=None, context=None, **kwargs):
         code = (parsed or {}).get("Error", {}).get("Code")
         if code in EXPIRED_CODES and provider.credentials is not None:
-            log.info("awsroles: an AWS call reported %s; credentials will refresh", code)
-            provider.credentials.invalidate()
+            used = (context or {}).get("awsroles_access_key")
+            if provider.credentials.invalidate(used):
+                log.info("awsroles: an AWS call reported %s; credentials will refresh", code)
 
+    session.register("before-sign", on_before_sign, unique_id="awsroles-signing-key")
     session.register("after-call", on_after_call, unique_id="awsroles-invalidate")
     return provider
 

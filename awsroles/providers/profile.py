@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from ..config.plan import Plan, StaticKeys, build_plan
+from ..config.plan import Plan, StaticKeys, build_plan, is_role_profile
 from ..errors import ProfileNotFoundError
 
 
@@ -35,7 +35,7 @@ class ProfileProvider:
             raise ProfileNotFoundError(f"profile '{name}' does not exist.")
         values = config.profiles[name].values if exists else {}
         plan = None
-        if not (values.get("role_arn") and not values.get("web_identity_token_file")):
+        if not is_role_profile(values):
             # botocore: assume-role first, then web identity (env or profile keys), then the
             # profile's own SSO / keys / process.
             from .web_identity import env_web_identity
