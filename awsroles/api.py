@@ -34,7 +34,17 @@ def resolve(
     """
     ctx = Context(profile, **options)
     chain = CredentialChain(providers if providers is not None else default_providers(ctx))
-    return chain.resolve(ctx)
+    creds = chain.resolve(ctx)
+    if ctx.role_options and not getattr(ctx, "role_options_applied", False):
+        from .errors import InvalidConfigError
+
+        raise InvalidConfigError(
+            "role_options were given, but the credentials came from the "
+            f"{getattr(creds, 'method', 'first')} provider, not from a role profile; "
+            "they would be ignored.",
+            hint="Name a role profile (profile=...), or leave role_options out.",
+        )
+    return creds
 
 
 def explain(
@@ -48,4 +58,6 @@ def explain(
     from .report import render
 
     ctx = Context(profile, **options)
-    return render(ctx, CredentialChain(providers or default_providers(ctx)))
+    return render(
+        ctx, CredentialChain(providers if providers is not None else default_providers(ctx))
+    )

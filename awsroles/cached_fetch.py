@@ -45,6 +45,17 @@ class CachedStsFetch:
     def _call_sts(self) -> Credentials:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _keep(self, response: Any) -> Credentials:
+        """The credentials of an STS response, written to the cache once they parse."""
+        creds = response.credentials(self.method)  # MalformedResponseError if unusable
+        try:
+            self._ctx.cache.store(self.key, response.data)
+        except ValueError:
+            raise MalformedResponseError(
+                f"{self.label}: STS answered with a document the cache cannot hold."
+            ) from None
+        return creds
+
     def _usable(self, creds: Credentials, mode: str, current: Optional[Credentials]) -> bool:
         if creds.expiry is None:
             return True
@@ -66,7 +77,7 @@ class CachedStsFetch:
         entry = self._ctx.cache.load(self.key)
         if entry is None:
             return None
-        from .sts import credentials_from_response
+        from .sts_xml import credentials_from_response
 
         try:
             creds = credentials_from_response(entry, self.method)

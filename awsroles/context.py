@@ -50,7 +50,18 @@ class Context:
         self.advisory_timeout = advisory_timeout
         self.mandatory_timeout = mandatory_timeout
         self.background_refresh = background_refresh
-        self.lock_timeout = lock_timeout
+        if (
+            isinstance(lock_timeout, bool)
+            or not isinstance(lock_timeout, (int, float))
+            or not (lock_timeout >= 0)
+        ):
+            from .errors import InvalidConfigError
+
+            raise InvalidConfigError(
+                f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}.",
+                key="lock_timeout",
+            )
+        self.lock_timeout = float(lock_timeout)
         #: AssumeRole options from code for the selected profile's role (config/options.py).
         self.role_options = role_options
         #: credential_process: seconds before the command is killed (None: 300; 0: no limit),

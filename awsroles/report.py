@@ -51,7 +51,7 @@ def _profile_origin(ctx: Any) -> str:
 
 def _cache_lines(plan: Plan, ctx: Any) -> list:
     from .cache import cache_key
-    from .sts import credentials_from_response
+    from .sts_xml import credentials_from_response
 
     out = []
     cached = [hop for hop in plan.hops]

@@ -37,7 +37,6 @@ class HopFetcher(CachedStsFetch):
         self.hop = hop
         self._source = source
         self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
-        self.lock_factor = 5 if hop.mfa_serial else 1
 
     def _call_sts(self) -> Credentials:
         source = self._source()
@@ -54,8 +53,7 @@ class HopFetcher(CachedStsFetch):
             hop.role_arn,
             (time.monotonic() - started) * 1000,
         )
-        self._ctx.cache.store(self.key, response.data)
-        return response.credentials(ASSUME_ROLE)
+        return self._keep(response)
 
 
 def resolve_plan(plan: Plan, ctx) -> Any:
@@ -66,8 +64,12 @@ def resolve_plan(plan: Plan, ctx) -> Any:
     current: Any = base_source(plan.base, ctx)
     if not plan.hops:
         return current.get() if hasattr(current, "get") else current
+    # A cold chain with an MFA hop anywhere holds the outer locks through the prompt: let
+    # other processes wait for it rather than give up and call STS themselves.
+    mfa = any(hop.mfa_serial for hop in plan.hops)
     for hop in plan.hops:
         fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
+        fetcher.lock_factor = 5 if mfa else 1
         current = RefreshableCredentials(
             fetcher,
             method=ASSUME_ROLE,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import platform
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
@@ -34,6 +33,7 @@ from .errors import (
     TransportError,
 )
 from .http import HttpRequest, HttpResponse, Timeout, Transport, default_transport
+from .sts_params import AssumeRoleParams
 from .sts_xml import (
     StsResponse,
     account_from_arn,
@@ -70,56 +70,6 @@ TRANSIENT_CODES = frozenset(
     ("RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete")
 )
 _MAX_BACKOFF = 20.0
-
-
-@dataclass(frozen=True)
-class AssumeRoleParams:
-    """AssumeRole arguments. ``token_code`` (the MFA code) is never shown in repr."""
-
-    role_arn: str
-    role_session_name: str
-    external_id: Optional[str] = None
-    serial_number: Optional[str] = None
-    token_code: Optional[str] = field(default=None, repr=False)
-    duration_seconds: Optional[int] = None
-    policy: Optional[str] = None
-    policy_arns: Tuple[str, ...] = ()
-    tags: Tuple[Tuple[str, str], ...] = ()
-    transitive_tag_keys: Tuple[str, ...] = ()
-    source_identity: Optional[str] = None
-    #: True when ``role_session_name`` was generated, not configured: botocore then adds it
-    #: after RoleArn, so the form fields come in a different order.
-    session_name_generated: bool = False
-
-    def api_kwargs(self, *, include_token_code: bool = False) -> Dict[str, Any]:
-        """botocore-style ``assume_role(**kwargs)``, in the order botocore's provider builds
-        them (the cache key hashes this, minus TokenCode). The order is also the order of
-        the form fields on the wire."""
-        kw: Dict[str, Any] = {}
-        if not self.session_name_generated:
-            kw["RoleSessionName"] = self.role_session_name
-        if self.external_id is not None:
-            kw["ExternalId"] = self.external_id
-        if self.serial_number is not None:
-            kw["SerialNumber"] = self.serial_number
-        if self.duration_seconds is not None:
-            kw["DurationSeconds"] = int(self.duration_seconds)
-        if self.policy is not None:
-            kw["Policy"] = self.policy
-        if self.policy_arns:
-            kw["PolicyArns"] = [{"arn": arn} for arn in self.policy_arns]
-        if self.tags:
-            kw["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        if self.transitive_tag_keys:
-            kw["TransitiveTagKeys"] = list(self.transitive_tag_keys)
-        if self.source_identity is not None:
-            kw["SourceIdentity"] = self.source_identity
-        kw["RoleArn"] = self.role_arn
-        if self.session_name_generated:
-            kw["RoleSessionName"] = self.role_session_name
-        if include_token_code and self.token_code is not None:
-            kw["TokenCode"] = self.token_code
-        return kw
 
 
 def _form(action: str, kwargs: Mapping[str, Any]) -> List[Tuple[str, str]]:

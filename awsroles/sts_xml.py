@@ -9,7 +9,6 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -59,14 +58,16 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _children(node: ET.Element) -> Dict[str, ET.Element]:
-    out: Dict[str, ET.Element] = {}
+def _children(node: Any) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
     for child in node:
         out.setdefault(_local(child.tag), child)
     return out
 
 
-def _parse_xml(body: bytes) -> Optional[ET.Element]:
+def _parse_xml(body: bytes) -> Optional[Any]:
+    import xml.etree.ElementTree as ET  # only when an STS answer is parsed
+
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         return None  # STS never sends them; refuse entity tricks outright
     try:

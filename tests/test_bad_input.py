@@ -190,3 +190,15 @@ def test_unreadable_config(tmp_path):
     )
     creds = awsroles.resolve("p", env=make_env(home))  # botocore: ignored, like a missing file
     assert creds.get_frozen_credentials().access_key == "A"
+
+
+def test_empty_role_arn_is_an_error_not_a_fallback(tmp_path):
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text("")
+    (home / ".aws" / "credentials").write_text(
+        "[p]\naws_access_key_id=A\naws_secret_access_key=B\nrole_arn =\nsource_profile = p\n"
+    )
+    with pytest.raises(InvalidConfigError) as err:
+        awsroles.resolve("p", env=make_env(home))
+    assert err.value.key == "role_arn"

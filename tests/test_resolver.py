@@ -349,3 +349,66 @@ def test_bad_role_options(home, fake_sts, clock):
     ):
         with pytest.raises(InvalidConfigError):
             _resolve(home, fake_sts, clock, "dev", role_options=options)
+
+
+def test_role_options_are_never_silently_dropped(home, fake_sts, clock):
+    from awsroles.errors import InvalidConfigError
+
+    write_aws_files(home, TWO_HOP)
+    env = make_env(
+        home,
+        fake_sts.url,
+        AWS_PROFILE="dev",
+        AWS_ACCESS_KEY_ID="AKIAENV",
+        AWS_SECRET_ACCESS_KEY="s",
+    )
+    with pytest.raises(InvalidConfigError) as err:
+        awsroles.resolve(env=env, clock=clock, role_options={"policy_arns": ["arn:x"]})
+    assert "env" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"tags": [("k",)]},
+        {"tags": "a=b"},
+        {"policy_arns": None},
+        {"role_session_name": 5},
+        {"external_id": 123},
+        {"source_identity": ["x"]},
+    ],
+)
+def test_role_options_of_the_wrong_type(home, fake_sts, clock, options):
+    from awsroles.errors import InvalidConfigError
+
+    write_aws_files(home, TWO_HOP)
+    with pytest.raises(InvalidConfigError):
+        _resolve(home, fake_sts, clock, "dev", role_options=options)
+
+
+def test_bad_lock_timeout(home, clock):
+    from awsroles.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError):
+        awsroles.resolve(env=make_env(home), clock=clock, lock_timeout=-1)
+
+
+def test_zero_mandatory_window_is_honoured_for_cache_entries(home, fake_sts, clock):
+    write_aws_files(home, f"[profile r]\nrole_arn = {role('R')}\nsource_profile = base\n")
+    _resolve(home, fake_sts, clock, "r").get_frozen_credentials()
+    clock.advance(minutes=59, seconds=30)  # entry has 30 s left
+    creds = _resolve(home, fake_sts, clock, "r", mandatory_timeout=0, advisory_timeout=0)
+    creds.get_frozen_credentials()
+    assert fake_sts.count("AssumeRole") == 1
+
+
+def test_plan_reprs_hide_keys_and_commands():
+    from awsroles.config.model import ProcessSource, RoleHop, StaticKeys
+
+    text = (
+        repr(StaticKeys("p", "AKIAFULLKEY123456", "sec"))
+        + repr(ProcessSource("p", "/bin/helper --token=abc"))
+        + repr(RoleHop("p", role("R"), external_id="ext-secretish"))
+    )
+    for hidden in ("AKIAFULLKEY123456", "--token=abc", "ext-secretish", "sec'"):
+        assert hidden not in text

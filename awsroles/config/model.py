@@ -29,7 +29,7 @@ class StaticKeys:
     """Long-lived keys written in a profile."""
 
     profile: str
-    access_key: str
+    access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
     token: Optional[str] = field(default=None, repr=False)
     account_id: Optional[str] = None
@@ -84,7 +84,7 @@ class WebIdentitySource:
 @dataclass(frozen=True)
 class ProcessSource:
     profile: str
-    command: str
+    command: str = field(repr=False)
     account_id: Optional[str] = None
     kind = "credential-process"
 
@@ -119,7 +119,7 @@ class RoleHop:
     profile: str
     role_arn: str
     role_session_name: Optional[str] = None
-    external_id: Optional[str] = None
+    external_id: Optional[str] = field(default=None, repr=False)
     mfa_serial: Optional[str] = None
     duration_seconds: Optional[int] = None
     policy: Optional[str] = None
@@ -131,7 +131,7 @@ class RoleHop:
     def params(self, session_name: str = "", token_code: Optional[str] = None):
         """The STS AssumeRole parameters for this hop. Without ``session_name`` (or with an
         empty one) the name counts as generated."""
-        from ..sts import AssumeRoleParams
+        from ..sts_params import AssumeRoleParams
 
         return AssumeRoleParams(
             role_arn=self.role_arn,

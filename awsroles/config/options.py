@@ -48,9 +48,7 @@ def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan
     if "policy_arns" in options:
         changes["policy_arns"] = tuple(_strings(options["policy_arns"], "policy_arns", name))
     if "tags" in options:
-        tags = options["tags"]
-        pairs = tags.items() if isinstance(tags, Mapping) else tags
-        changes["tags"] = tuple((str(k), str(v)) for k, v in pairs)
+        changes["tags"] = _tags(options["tags"], name)
     if "transitive_tag_keys" in options:
         changes["transitive_tag_keys"] = tuple(
             _strings(options["transitive_tag_keys"], "transitive_tag_keys", name)
@@ -85,6 +83,24 @@ def _policy(value: Any, profile: str) -> str:
 
 
 def _strings(value: Any, key: str, profile: str) -> list:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    if (
+        isinstance(value, (str, bytes))
+        or not isinstance(value, (list, tuple))
+        or not all(isinstance(v, str) for v in value)
+    ):
         raise InvalidConfigError(f"{key} must be a list of strings.", profile=profile, key=key)
     return list(value)
+
+
+def _tags(value: Any, profile: str) -> tuple:
+    pairs = list(value.items()) if isinstance(value, Mapping) else value
+    if isinstance(pairs, (list, tuple)) and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)
+        for p in pairs
+    ):
+        return tuple((k, v) for k, v in pairs)
+    raise InvalidConfigError(
+        "tags must be a dict of strings or a list of (key, value) string pairs.",
+        profile=profile,
+        key="tags",
+    )

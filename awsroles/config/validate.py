@@ -47,8 +47,12 @@ def role_arn(value: Any, profile: Optional[str], where: dict) -> str:
     return text
 
 
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
 def session_name(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
-    if value is not None and not _SESSION_NAME.match(value):
+    if value is not None and not (_text(value) and _SESSION_NAME.match(value)):
         raise InvalidConfigError(
             f"role_session_name {value!r} must be 2 to 64 characters of letters, digits "
             "and +=,.@_-.",
@@ -60,7 +64,7 @@ def session_name(value: Optional[str], profile: Optional[str], where: dict) -> O
 
 
 def external_id(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
-    if value is not None and not _EXTERNAL_ID.match(value):
+    if value is not None and not (_text(value) and _EXTERNAL_ID.match(value)):
         raise InvalidConfigError(
             "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
             profile=profile,
@@ -83,7 +87,7 @@ def mfa_serial(value: Optional[str], profile: Optional[str], where: dict) -> Opt
 
 
 def source_identity(value: Optional[str], profile: Optional[str]) -> Optional[str]:
-    if value is not None and not _SOURCE_IDENTITY.match(value):
+    if value is not None and not (_text(value) and _SOURCE_IDENTITY.match(value)):
         raise InvalidConfigError(
             "source_identity must be 2 to 64 characters of letters, digits and +=,.@_-.",
             profile=profile,

@@ -52,6 +52,7 @@ class ProfileProvider:
             from ..config.options import apply_role_options
 
             plan = apply_role_options(plan, options)
+            ctx.role_options_applied = True
         return plan
 
     def check(self, ctx: Any) -> Tuple[bool, str]:

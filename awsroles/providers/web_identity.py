@@ -82,8 +82,7 @@ class WebIdentityFetcher(CachedStsFetch):
             src.role_arn, self.session_name, token, src.duration_seconds
         )
         log.info("web identity: assumed %s", src.role_arn)
-        self._ctx.cache.store(self.key, response.data)
-        return response.credentials(METHOD)
+        return self._keep(response)
 
 
 def web_identity_credentials(source: WebIdentitySource, ctx: Any) -> RefreshableCredentials:
