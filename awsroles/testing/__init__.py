@@ -10,6 +10,8 @@
   tokens enforced.
 - :class:`FakeSSOPortal`, :func:`write_token_cache` (``awsroles.testing.fake_sso``): the SSO
   portal and a token cache shaped like the AWS CLI v2's.
+- :class:`ReplayTransport` (``awsroles.testing.replay``): serves recorded HTTP traffic in
+  order and checks each request against the recording.
 
 Imported lazily, so ``import awsroles.testing`` costs nothing until a name is used.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "FakeIMDS",
     "FakeSSOPortal",
     "write_token_cache",
+    "ReplayTransport",
 ]
 
 _LAZY = {
@@ -38,6 +41,7 @@ _LAZY = {
     "FakeIMDS": "awsroles.testing.fake_imds",
     "FakeSSOPortal": "awsroles.testing.fake_sso",
     "write_token_cache": "awsroles.testing.fake_sso",
+    "ReplayTransport": "awsroles.testing.replay",
 }
 
 
