@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "STACK_ENV",
     "CredentialProcessError",
+    "read_stack",
     "split_command",
     "parse_output",
     "run_once",
@@ -92,7 +93,7 @@ def _stack_entry(source: ProcessSource) -> List[str]:
     return [source.profile, digest]
 
 
-def _read_stack(env: Any) -> List[List[str]]:
+def read_stack(env: Any) -> List[List[str]]:
     raw = env.get(STACK_ENV)
     if not raw:
         return []
@@ -201,7 +202,7 @@ def run_once(source: ProcessSource, ctx: Any, *, timeout: Optional[float] = None
             hint="Write the command that prints the credentials, or remove the key.",
         )
     env = ctx.env
-    stack = _read_stack(env)
+    stack = read_stack(env)
     _check_recursion(source, stack)
     child_env = {k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)}
     child_env[STACK_ENV] = json.dumps(stack + [_stack_entry(source)])
