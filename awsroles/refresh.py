@@ -53,6 +53,7 @@ _INSTANCES: weakref.WeakSet[RefreshableCredentials] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for creds in list(_INSTANCES):
         creds._lock = threading.Lock()
+        creds._scheduled = False  # the parent's worker thread does not exist here
 
 
 if hasattr(os, "register_at_fork"):
@@ -103,6 +104,7 @@ class RefreshableCredentials:
         self._error: Optional[BaseException] = None
         self._error_until = 0.0
         self._warned = False
+        self._scheduled = False  # a background refresh is queued or running
         _INSTANCES.add(self)
         if initial is not None:
             self._install(initial)
@@ -284,11 +286,18 @@ class RefreshableCredentials:
                 finally:
                     self._lock.release()
             return
-        background.schedule(id(self), self._advisory_refresh)
+        if self._scheduled:  # lock-free fast path: one refresh already queued or running
+            return
+        self._scheduled = True
+        if not background.schedule(id(self), self._advisory_refresh):
+            self._scheduled = False
 
     def _advisory_refresh(self) -> None:
-        with self._lock:
-            self._advisory_refresh_locked()
+        try:
+            with self._lock:
+                self._advisory_refresh_locked()
+        finally:
+            self._scheduled = False
 
     def _advisory_refresh_locked(self) -> None:
         current = self._current

@@ -14,21 +14,48 @@ log = logging.getLogger("awsroles")
 __all__ = ["default_providers", "CredentialChain", "ChainReport"]
 
 
+class _LazyProvider:
+    """A provider imported only when the chain reaches it: a warm start resolved by the
+    environment or the profile never imports the container or IMDS code."""
+
+    def __init__(self, name: str, module: str, cls: str) -> None:
+        self.name = name
+        self._where = (module, cls)
+        self._provider: Any = None
+
+    def _get(self) -> Any:
+        if self._provider is None:
+            import importlib
+
+            module, cls = self._where
+            self._provider = getattr(importlib.import_module(module), cls)()
+        return self._provider
+
+    def load(self, ctx: Any) -> Any:
+        return self._get().load(ctx)
+
+    def check(self, ctx: Any) -> Any:
+        return self._get().check(ctx)
+
+    def __repr__(self) -> str:
+        return f"<provider {self.name}>"
+
+
 def default_providers(ctx: Any) -> List[Any]:
     """env -> profile (assume-role, web identity, SSO, files, process) -> container -> IMDS.
 
     As in botocore, naming a profile in code drops the env provider (AWS_PROFILE does not)."""
-    from .container import ContainerProvider
     from .env import EnvProvider
-    from .imds import ImdsProvider
     from .profile import ProfileProvider
 
     providers: List[Any] = []
     if ctx.explicit_profile is None:
         providers.append(EnvProvider())
     providers.append(ProfileProvider())
-    providers.append(ContainerProvider())
-    providers.append(ImdsProvider())
+    providers.append(
+        _LazyProvider("container-role", "awsroles.providers.container", "ContainerProvider")
+    )
+    providers.append(_LazyProvider("iam-role", "awsroles.providers.imds", "ImdsProvider"))
     return providers
 
 
