@@ -9,13 +9,14 @@ exactly one refresh. The worker thread is a daemon, started lazily, and restarte
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import threading
 from typing import Callable, Hashable
 
-log = logging.getLogger("awsroles")
+from ._log import get_logger
+
+log = get_logger("awsroles")
 
 _MAX_QUEUED = 64
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import logging
 import os
 import re
 import stat
@@ -23,6 +22,8 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
+
+from ._log import get_logger
 
 try:
     from typing import Protocol
@@ -40,7 +41,7 @@ __all__ = [
     "is_valid_entry",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: The four strings every reader (botocore, the AWS CLI, awsroles) needs in ``Credentials``.
 REQUIRED_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
@@ -486,7 +487,7 @@ class FileCache(_CacheBase):
             first = not self._warned
             self._warned = True
         msg = "credential cache %s is not writable (%s); credentials kept in memory only"
-        logger.log(logging.WARNING if first else logging.DEBUG, msg, self.directory, _errname(exc))
+        logger.log(30 if first else 10, msg, self.directory, _errname(exc))  # WARNING / DEBUG
 
     def delete(self, key: str) -> bool:
         """Remove ``<key>.json``. The lock file stays: removing it could break a holder's lock."""

@@ -9,15 +9,15 @@ refresh, only an entry newer than what is held and outside its own advisory wind
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping, Optional
 
+from ._log import get_logger
 from .credentials import Credentials
 from .errors import MalformedResponseError
 from .mfa import MFADeferred, no_prompt
 from .refresh import ADVISORY, FORCED, INITIAL, advisory_window_for
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["CachedStsFetch", "generated_session_name"]
 

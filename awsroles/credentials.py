@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
+
+from ._record import Record
 
 __all__ = ["Credentials", "redact"]
 
@@ -18,8 +19,7 @@ def redact(value: Optional[str], keep: int = 4) -> str:
     return value[:keep] + "****"
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(Record):
     """One consistent set of AWS credentials.
 
     ``expiry`` is an aware UTC datetime or None (long-lived keys). ``method`` names the provider
@@ -28,9 +28,11 @@ class Credentials:
     (``access_key``, ``secret_key``, ``token``, ``account_id``).
     """
 
+    _hidden = frozenset({"secret_key", "token"})
+
     access_key: str
-    secret_key: str = field(repr=False)
-    token: Optional[str] = field(default=None, repr=False)
+    secret_key: str
+    token: Optional[str] = None
     expiry: Optional[datetime] = None
     account_id: Optional[str] = None
     method: str = "explicit"

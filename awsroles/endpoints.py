@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from ._record import Record
 from .errors import InvalidConfigError
 
 __all__ = ["StsEndpoint", "resolve_sts_endpoint", "LEGACY_GLOBAL_REGIONS", "GLOBAL_URL"]
@@ -58,8 +58,7 @@ _VALID_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$")
 _REGIONAL_MODES = ("legacy", "regional")
 
 
-@dataclass(frozen=True)
-class StsEndpoint:
+class StsEndpoint(Record):
     """The URL STS calls go to and the region that signs them.
 
     ``signing_region`` is None only for a configured endpoint with no region anywhere: the

@@ -11,9 +11,9 @@ timeout).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple, Union
 
+from ._record import Record
 from .errors import TransportError
 
 __all__ = ["HttpRequest", "HttpResponse", "Transport", "RequestsTransport", "default_transport"]
@@ -21,24 +21,26 @@ __all__ = ["HttpRequest", "HttpResponse", "Transport", "RequestsTransport", "def
 Timeout = Union[float, Tuple[float, float]]
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(Record):
+    _hidden = frozenset({"headers", "body"})
+    _factories = {"headers": dict}
     method: str
     url: str
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    body: Optional[bytes] = field(default=None, repr=False)
+    headers: Mapping[str, str]
+    body: Optional[bytes] = None
     timeout: Timeout = 10.0
     #: Largest response body accepted, in bytes (credential documents are small).
     max_body: int = 1024 * 1024
     allow_redirects: bool = False
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(Record):
+    _hidden = frozenset({"headers", "body"})
+    _factories = {"headers": dict}
     status: int
     #: Header names lower-cased, in the order received.
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    body: bytes = field(default=b"", repr=False)
+    headers: Mapping[str, str]
+    body: bytes = b""
 
     @property
     def text(self) -> str:

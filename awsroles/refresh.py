@@ -20,7 +20,6 @@ remembered for a few jittered seconds so a retry loop cannot hammer the endpoint
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import random
 import threading
@@ -29,11 +28,12 @@ from datetime import datetime
 from typing import Callable, Optional
 
 from . import background
+from ._log import get_logger
 from .clock import SYSTEM_CLOCK, Clock
 from .credentials import Credentials
 from .errors import AwsRolesError, MFADeferred, RefreshError
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["RefreshableCredentials", "advisory_window_for", "MANDATORY_WINDOW"]
 

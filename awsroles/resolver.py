@@ -10,17 +10,17 @@ built, requests is not imported.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Callable
 
+from ._log import get_logger
 from .cached_fetch import CachedStsFetch, generated_session_name
 from .config.plan import Plan, RoleHop
 from .credentials import Credentials
 from .mfa import get_token_code
 from .refresh import RefreshableCredentials
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["resolve_plan", "HopFetcher"]
 

@@ -12,13 +12,13 @@ repr, or an exception message; STS's own error text is scrubbed of them too.
 
 from __future__ import annotations
 
-import logging
 import platform
 import random
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
 
+from ._log import get_logger
 from .clock import SYSTEM_CLOCK, Clock
 from .credentials import Credentials
 from .endpoints import StsEndpoint
@@ -51,7 +51,7 @@ __all__ = [
     "parse_expiration",
 ]
 
-log = logging.getLogger("awsroles.sts")
+log = get_logger("awsroles.sts")
 
 API_VERSION = "2011-06-15"
 CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"

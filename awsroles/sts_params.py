@@ -6,21 +6,23 @@ not import the STS client, its endpoint rules or its XML parser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
+
+from ._record import Record
 
 __all__ = ["AssumeRoleParams"]
 
 
-@dataclass(frozen=True)
-class AssumeRoleParams:
+class AssumeRoleParams(Record):
     """AssumeRole arguments. ``token_code`` (the MFA code) is never shown in repr."""
+
+    _hidden = frozenset({"token_code"})
 
     role_arn: str
     role_session_name: str
     external_id: Optional[str] = None
     serial_number: Optional[str] = None
-    token_code: Optional[str] = field(default=None, repr=False)
+    token_code: Optional[str] = None
     duration_seconds: Optional[int] = None
     policy: Optional[str] = None
     policy_arns: Tuple[str, ...] = ()

@@ -21,9 +21,9 @@ import stat
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Optional
 
+from .._record import Record
 from ..errors import ProfileNotFoundError
 from .parser import (
     ParsedFile,
@@ -48,8 +48,7 @@ MAX_LISTED_PROFILES = 10
 # --- locations --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileLocations:
+class FileLocations(Record):
     #: ``None`` when there is no home directory to default to, or when ``AWS_CONFIG_FILE`` /
     #: ``AWS_SHARED_CREDENTIALS_FILE`` is set to an empty string (botocore then reads no file).
     config_file: Optional[str]

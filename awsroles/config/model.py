@@ -6,8 +6,9 @@ Built by :mod:`awsroles.config.plan`, executed by :mod:`awsroles.resolver`, prin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
+
+from .._record import Record
 
 __all__ = [
     "Plan",
@@ -20,18 +21,18 @@ __all__ = [
     "BaseSource",
 ]
 
-
 # --- base sources -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StaticKeys:
+class StaticKeys(Record):
     """Long-lived keys written in a profile."""
 
+    _hidden = frozenset({"secret_key", "access_key", "token"})
+
     profile: str
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
-    token: Optional[str] = field(default=None, repr=False)
+    access_key: str
+    secret_key: str
+    token: Optional[str] = None
     account_id: Optional[str] = None
     file: Optional[str] = None
     #: botocore's provider name for where the keys were read: the credentials file
@@ -46,8 +47,7 @@ class StaticKeys:
         return f"static keys of profile '{self.profile}'{where} ({key})"
 
 
-@dataclass(frozen=True)
-class NamedSource:
+class NamedSource(Record):
     """``credential_source``: Environment, Ec2InstanceMetadata or EcsContainer."""
 
     name: str
@@ -58,8 +58,7 @@ class NamedSource:
         return f"credential_source = {self.name} (from profile '{self.profile}')"
 
 
-@dataclass(frozen=True)
-class WebIdentitySource:
+class WebIdentitySource(Record):
     profile: str
     role_arn: str
     token_file: str
@@ -81,10 +80,10 @@ class WebIdentitySource:
         )
 
 
-@dataclass(frozen=True)
-class ProcessSource:
+class ProcessSource(Record):
+    _hidden = frozenset({"command"})
     profile: str
-    command: str = field(repr=False)
+    command: str
     account_id: Optional[str] = None
     kind = "credential-process"
 
@@ -92,8 +91,7 @@ class ProcessSource:
         return f"credential_process of profile '{self.profile}'"
 
 
-@dataclass(frozen=True)
-class SsoSource:
+class SsoSource(Record):
     profile: str
     settings: Tuple[Tuple[str, str], ...]
     kind = "sso"
@@ -112,14 +110,15 @@ BaseSource = Any  # one of the classes above
 # --- role hops ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RoleHop:
+class RoleHop(Record):
     """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
+
+    _hidden = frozenset({"external_id"})
 
     profile: str
     role_arn: str
     role_session_name: Optional[str] = None
-    external_id: Optional[str] = field(default=None, repr=False)
+    external_id: Optional[str] = None
     mfa_serial: Optional[str] = None
     duration_seconds: Optional[int] = None
     policy: Optional[str] = None
@@ -170,8 +169,7 @@ class RoleHop:
         return f"AssumeRole {self.role_arn} [profile '{self.profile}']{tail}"
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
     """What resolving ``profile`` will do: get ``base`` credentials, then assume ``hops`` in
     order (``hops[0]`` is assumed with the base credentials)."""
 

@@ -4,7 +4,6 @@ source identity, and overrides of duration, session name and external id."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any, Mapping, Optional
 
@@ -61,8 +60,8 @@ def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan
         changes["role_session_name"] = validate.session_name(options["role_session_name"], name, {})
     if "external_id" in options:
         changes["external_id"] = validate.external_id(options["external_id"], name, {})
-    hops = plan.hops[:-1] + (dataclasses.replace(last, **changes),)
-    return dataclasses.replace(plan, hops=hops)
+    hops = plan.hops[:-1] + (last.replace(**changes),)
+    return plan.replace(hops=hops)
 
 
 def _policy(value: Any, profile: str) -> str:

@@ -21,14 +21,14 @@ wrong; they never quote the line, since it may hold a secret.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shlex
 import stat
-from dataclasses import dataclass, field
 from typing import Optional
 
+from .._log import get_logger
+from .._record import MutableRecord
 from ..errors import ConfigParseError
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "decode",
 ]
 
-logger = logging.getLogger("awsroles")
+logger = get_logger("awsroles")
 
 PROFILE = "profile"
 SSO_SESSION = "sso-session"
@@ -55,23 +55,24 @@ _HEADER = re.compile(r"\[(?P<name>.*)\]\s*(?:[#;].*)?\Z")
 _PROFILE_PREFIX = re.compile(r"profile\s")
 
 
-@dataclass
-class Section:
+class Section(MutableRecord):
     """One profile, sso-session or services section, after merging duplicates (last wins)."""
+
+    _hidden = frozenset({"values"})
+    _factories = {"values": dict, "lines": dict}
 
     kind: str  # "profile" | "sso-session" | "services"
     name: str
     #: lower-cased key -> raw value. A sub-property block is the raw string
     #: ``"\nname = value\nother = x"``; see :func:`parse_subproperties`. Never in ``repr``.
-    values: dict[str, str] = field(default_factory=dict, repr=False)
+    values: dict[str, str]
     #: key -> 1-based line number where its (last) value was defined.
-    lines: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, int]
     #: 1-based line number of the (first) header of this section.
     line: int = 0
 
 
-@dataclass
-class IgnoredSection:
+class IgnoredSection(MutableRecord):
     """A section that is not a profile/sso-session/services section (kept for error hints)."""
 
     header: str  # the trimmed text between the brackets
@@ -79,21 +80,21 @@ class IgnoredSection:
     reason: str
 
 
-@dataclass
-class ParsedFile:
+class ParsedFile(MutableRecord):
+    _factories = {"profiles": dict, "sso_sessions": dict, "services": dict, "ignored": list}
     path: str
     kind: str = "config"  # "config" | "credentials"
-    profiles: dict[str, Section] = field(default_factory=dict)
-    sso_sessions: dict[str, Section] = field(default_factory=dict)
-    services: dict[str, Section] = field(default_factory=dict)
-    ignored: list[IgnoredSection] = field(default_factory=list)
+    profiles: dict[str, Section]
+    sso_sessions: dict[str, Section]
+    services: dict[str, Section]
+    ignored: list[IgnoredSection]
 
 
-@dataclass
-class _RawSection:
+class _RawSection(MutableRecord):
+    _factories = {"items": list}
     header: str
     line: int
-    items: list[tuple[str, str, int]] = field(default_factory=list)  # (key, value, line)
+    items: list[tuple[str, str, int]]  # (key, value, line)
 
 
 class _Property:

@@ -3,7 +3,6 @@ provider, and credential objects botocore can sign with."""
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Optional
 
@@ -11,11 +10,12 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.session
 
+from .._log import get_logger
 from ..config.plan import NamedSource, StaticKeys
 from ..context import Context
 from ..providers.profile import ProfileProvider
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["AwsRolesProvider", "install", "botocore_session", "BotocoreCredentials"]
 

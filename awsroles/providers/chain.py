@@ -3,13 +3,13 @@ chain runner that ``resolve`` and ``explain`` share."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence
 
+from .._log import get_logger
+from .._record import Record
 from ..errors import AwsRolesError, NoCredentialsError
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["default_providers", "CredentialChain", "ChainReport"]
 
@@ -59,8 +59,7 @@ def default_providers(ctx: Any) -> List[Any]:
     return providers
 
 
-@dataclass(frozen=True)
-class ChainReport:
+class ChainReport(Record):
     """Which provider applies and why the ones before it were skipped."""
 
     chosen: Optional[str]

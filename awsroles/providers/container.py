@@ -22,9 +22,9 @@ response body (which may hold credentials).
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Mapping, Optional, Tuple
 
+from .._log import get_logger
 from ..credentials import Credentials
 from ..errors import (
     CredentialRetrievalError,
@@ -45,7 +45,7 @@ from .container_env import (
     resolve_endpoint,
 )
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = [
     "METHOD",

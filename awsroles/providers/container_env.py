@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .._record import Record
 from ..errors import CredentialRetrievalError, InvalidConfigError
 
 __all__ = [
@@ -37,8 +37,7 @@ MAX_TOKEN_BYTES = 16 * 1024
 _BAD_URI_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
-@dataclass(frozen=True)
-class ContainerEndpoint:
+class ContainerEndpoint(Record):
     """Where the credentials come from: ``url`` (as requested), the variable that set it."""
 
     url: str

@@ -14,16 +14,15 @@ minutes ahead (next attempt after 5-10 minutes) with one warning; botocore exten
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
+from .._log import get_logger
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
 from ..http import HttpRequest, HttpResponse
@@ -42,7 +41,7 @@ from .imds_config import (
     token_ttl,
 )
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["ImdsProvider", "ImdsClient", "ImdsV1DisabledError", "METHOD", "CREDENTIALS_PATH"]
 
@@ -287,7 +286,7 @@ class _Stability:
                 expiry.isoformat(),
                 int(delay),
             )
-        return replace(current if current is not None else new, expiry=expiry)
+        return (current if current is not None else new).replace(expiry=expiry)
 
 
 class ImdsProvider:

@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .._log import get_logger
+from .._record import Record
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, MalformedResponseError
 from ..http import HttpResponse
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = ["ImdsConfig", "resolve_imds_config", "IPV4_BASE", "IPV6_BASE", "TOKEN_PATH"]
 
@@ -61,8 +61,7 @@ TIMEOUT = ("AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout")
 ATTEMPTS = ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "metadata_service_num_attempts")
 
 
-@dataclass(frozen=True)
-class ImdsConfig:
+class ImdsConfig(Record):
     """The resolved settings. ``base_url`` is used as configured; paths are joined with one
     ``/`` in between, as botocore does (``http://host:456`` -> ``http://host:456/latest/...``).
     ``*_source`` name where a value came from (a variable, ``profile 'p' key 'k'``, ``code``

@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Tuple
 
+from .._log import get_logger
 from ..config.model import ProcessSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
 from ..refresh import RefreshableCredentials
 from .process_exec import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = [
     "METHOD",

@@ -25,19 +25,19 @@ failures are retried, then raised as recoverable errors (static stability applie
 from __future__ import annotations
 
 import json
-import logging
 import random
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
 
+from .._log import get_logger
 from ..config.model import SsoSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError
 from ..refresh import RefreshableCredentials
 from .sso_token import SsoTokenError, SsoTokenSource, login_hint, parse_time, read_token
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = [
     "METHOD",

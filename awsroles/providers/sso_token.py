@@ -20,15 +20,15 @@ exception or a repr.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import stat
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from .._log import get_logger
 from ..errors import CredentialRetrievalError
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 __all__ = [
     "REFRESH_WINDOW",

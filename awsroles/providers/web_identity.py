@@ -10,16 +10,16 @@ result is cached under botocore's key, as the AWS CLI caches it.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping, Optional
 
+from .._log import get_logger
 from ..cached_fetch import CachedStsFetch, generated_session_name
 from ..config.model import WebIdentitySource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
 from ..refresh import RefreshableCredentials
 
-log = logging.getLogger("awsroles")
+log = get_logger("awsroles")
 
 METHOD = "assume-role-with-web-identity"
 _MAX_TOKEN_BYTES = 64 * 1024
