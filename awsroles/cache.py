@@ -12,7 +12,6 @@ This module sits on the cache-hit fast path: it imports neither requests nor bot
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -58,6 +57,12 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
 
+try:  # the builtin module: hashlib loads OpenSSL, a few ms on every warm start
+    from _sha1 import sha1 as _sha1
+except ImportError:  # pragma: no cover - interpreters without it
+    from hashlib import sha1 as _sha1
+
+
 # --- the key --------------------------------------------------------------------------------
 
 
@@ -79,7 +84,7 @@ def cache_key(args: Mapping[str, Any]) -> str:
             raise TypeError("cache_key: Policy must be a JSON document string")
         data["Policy"] = json.loads(policy)
     text = json.dumps(data, sort_keys=True)
-    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+    digest = _sha1(text.encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
 

@@ -354,3 +354,16 @@ def test_any_text_parses_or_raises_parse_error(lines, newline):
             assert SECRET not in str(err) and err.line is not None
         else:
             assert SECRET not in repr(parsed)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=20))
+def test_header_split_matches_shlex(header):
+    import shlex
+
+    from awsroles.config.parser import _split_header
+
+    try:
+        expected = shlex.split(header)
+    except ValueError:
+        expected = None
+    assert _split_header(header) == expected

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import difflib
 import ntpath
 import os
 import posixpath
@@ -305,6 +304,8 @@ class SharedConfig:
             parts.append(
                 f"Available profiles: {listed}" + (f" and {more} more." if more > 0 else ".")
             )
+            import difflib  # only to suggest a name in an error
+
             close = difflib.get_close_matches(name, available, n=1)
             if close:
                 parts.append(f"Did you mean '{close[0]}'?")

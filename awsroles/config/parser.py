@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import stat
 from typing import Optional
 
@@ -309,7 +308,13 @@ def parse_subproperties(raw: str) -> dict[str, str]:
 
 
 def _split_header(header: str) -> Optional[list[str]]:
+    if all(c in " \t" or (c.isprintable() and not c.isspace()) for c in header) and not any(
+        c in header for c in "\"'\\"
+    ):
+        return header.split()  # what shlex.split gives when nothing is quoted or escaped
     try:
+        import shlex  # botocore's splitting, for the rare header that needs it
+
         return shlex.split(header)
     except ValueError:  # unbalanced quotes
         return None
