@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._server import LocalServer
 
 __all__ = ["FakeContainerEndpoint", "ContainerRequest"]
 
@@ -97,8 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class FakeContainerEndpoint:
+class FakeContainerEndpoint(LocalServer):
     """The fake endpoint. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+
+    _server_class = _Server
+    _handler_class = _Handler
 
     def __init__(
         self,
@@ -124,56 +128,15 @@ class FakeContainerEndpoint:
         #: Seconds to wait before each answer.
         self.slow = 0.0
         self.requests: List[ContainerRequest] = []
-        self.host, self._port = host, port
+        self._init_server(host, port)
         self._lock = threading.Lock()
         self._faults: List[Tuple[int, Optional[bytes]]] = []
         self._current: Optional[Credentials] = None
         self._issued = 0
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "not started"
         return f"FakeContainerEndpoint({where}, requests={len(self.requests)})"
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeContainerEndpoint:
-        if self._server is None:
-            self._server = _Server((self.host, self._port), _Handler)
-            self._server.fake = self
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="FakeContainerEndpoint",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakeContainerEndpoint:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeContainerEndpoint is not running; call start() or use 'with'")
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._server import LocalServer
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
 
@@ -148,14 +149,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class FakeSSOPortal:
+class FakeSSOPortal(LocalServer):
     """The fake portal. Use as a context manager, or :meth:`start`/:meth:`stop`; or use
     :meth:`transport` with no socket at all."""
+
+    _server_class = _Server
+    _handler_class = _Handler
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        self.host, self._port, self.clock = host, port, clock
+        self._init_server(host, port)
+        self.clock = clock
         self.calls: List[SsoCall] = []
         self._lock = threading.Lock()
         self._tokens: Dict[str, Optional[datetime]] = {}
@@ -163,43 +168,6 @@ class FakeSSOPortal:
         self._clients: Dict[str, _Client] = {}
         self._refresh: Dict[str, str] = {}  # refresh token -> client id
         self._faults: List[Tuple[int, str, str, Optional[str]]] = []
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeSSOPortal:
-        if self._server is None:
-            self._server = _Server((self.host, self._port), _Handler)
-            self._server.fake = self
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="FakeSSOPortal",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakeSSOPortal:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeSSOPortal is not running; call start() or use 'with'")
-        return f"http://{self.host}:{self._server.server_address[1]}"
 
     # -- configuration -----------------------------------------------------------------------
 

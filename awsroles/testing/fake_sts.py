@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._server import LocalServer
 
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
 
@@ -178,8 +179,11 @@ def _ok_xml(action: str, inner: str, request_id: str) -> str:
     )
 
 
-class FakeSTS:
+class FakeSTS(LocalServer):
     """The fake server. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+
+    _server_class = _Server
+    _handler_class = _Handler
 
     def __init__(
         self,
@@ -190,7 +194,8 @@ class FakeSTS:
         web_identity_token: Optional[str] = "fake-web-identity-token",
         strict_roles: bool = False,
     ) -> None:
-        self.host, self._port, self.clock = host, port, clock
+        self._init_server(host, port)
+        self.clock = clock
         #: Unknown roles are denied when True; otherwise any well-formed role ARN works.
         self.strict_roles = strict_roles
         #: Seconds to wait before answering each request.
@@ -201,49 +206,8 @@ class FakeSTS:
         self._roles: Dict[str, FakeRole] = {}
         self._faults: List[Tuple[int, str, str, Optional[str]]] = []
         self._web_tokens: Dict[str, Tuple[str, str, Optional[str]]] = {}
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
         if web_identity_token:
             self.add_web_identity_token(web_identity_token)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeSTS:
-        if self._server is None:
-            self._server = _Server((self.host, self._port), _Handler)
-            self._server.fake = self
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="FakeSTS",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakeSTS:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeSTS is not running; call start() or use 'with'")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # -- configuration -----------------------------------------------------------------------
 

@@ -1,0 +1,63 @@
+"""The lifecycle the local fakes share: an HTTP server on 127.0.0.1 in a daemon thread."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+
+class LocalServer:
+    """Base of the fakes: ``with Fake() as f: f.url``, or ``start()`` / ``stop()``.
+
+    A subclass sets ``_server_class`` (a ``ThreadingHTTPServer`` subclass) and
+    ``_handler_class``, and calls ``_init_server(host, port)`` in its ``__init__``; the
+    handler reaches the fake as ``self.server.fake``."""
+
+    _server_class: Any = None
+    _handler_class: Any = None
+
+    def _init_server(self, host: str, port: int) -> None:
+        self.host, self._port = host, port
+        self._server: Optional[Any] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> Any:
+        if self._server is None:
+            self._server = self._server_class((self.host, self._port), self._handler_class)
+            self._server.fake = self
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=type(self).__name__,
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() or use 'with'")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url
