@@ -125,6 +125,22 @@ def _check_url(
     return url
 
 
+def service_endpoint_url(services: Mapping[str, Any], section: str, service: str) -> Optional[str]:
+    """``endpoint_url`` of ``service`` in ``[services section]`` (parsed, or the raw
+    sub-property text ``"\nendpoint_url = ..."``), or None."""
+    entry = (services.get(section) or {}).get(service)
+    if isinstance(entry, str):
+        parsed = {}
+        for line in entry.splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                parsed[name.strip()] = value.strip()
+        entry = parsed
+    if not isinstance(entry, Mapping):
+        return None
+    return _get(entry, "endpoint_url")
+
+
 def _services_url(
     services: Mapping[str, Any], section: str, profile_name: Optional[str]
 ) -> Optional[str]:
@@ -135,17 +151,7 @@ def _services_url(
             key="services",
             hint=f"Add [services {section}] to the config file or remove the key.",
         )
-    entry = (services.get(section) or {}).get("sts")
-    if isinstance(entry, str):  # raw sub-property text: "\nendpoint_url = ..."
-        parsed = {}
-        for line in entry.splitlines():
-            name, sep, value = line.partition("=")
-            if sep:
-                parsed[name.strip()] = value.strip()
-        entry = parsed
-    if not isinstance(entry, Mapping):
-        return None
-    url = _get(entry, "endpoint_url")
+    url = service_endpoint_url(services, section, "sts")
     if url is not None:
         _check_url(url, f"[services {section}] sts.endpoint_url")
     return url

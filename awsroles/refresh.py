@@ -25,7 +25,7 @@ import random
 import threading
 import weakref
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from . import background
 from ._log import get_logger
@@ -108,6 +108,28 @@ class RefreshableCredentials:
         _INSTANCES.add(self)
         if initial is not None:
             self._install(initial)
+
+    @classmethod
+    def for_context(
+        cls,
+        fetch: Fetch,
+        ctx: Any,
+        *,
+        method: str,
+        label: str,
+        initial: Optional[Credentials] = None,
+    ) -> RefreshableCredentials:
+        """One built with the resolution's clock, windows and background setting."""
+        return cls(
+            fetch,
+            method=method,
+            clock=ctx.clock,
+            advisory_timeout=getattr(ctx, "advisory_timeout", None),
+            mandatory_timeout=getattr(ctx, "mandatory_timeout", None),
+            initial=initial,
+            background_refresh=getattr(ctx, "background_refresh", True),
+            label=label,
+        )
 
     # --- public API ------------------------------------------------------------------------
 

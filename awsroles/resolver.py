@@ -70,13 +70,7 @@ def resolve_plan(plan: Plan, ctx) -> Any:
     for hop in plan.hops:
         fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
         fetcher.lock_factor = 5 if mfa else 1
-        current = RefreshableCredentials(
-            fetcher,
-            method=ASSUME_ROLE,
-            clock=ctx.clock,
-            advisory_timeout=ctx.advisory_timeout,
-            mandatory_timeout=ctx.mandatory_timeout,
-            background_refresh=ctx.background_refresh,
-            label=f"profile '{hop.profile}' ({hop.role_arn})",
+        current = RefreshableCredentials.for_context(
+            fetcher, ctx, method=ASSUME_ROLE, label=f"profile '{hop.profile}' ({hop.role_arn})"
         )
     return current

@@ -320,13 +320,10 @@ class ContainerProvider:
             return None
         first = fetch("initial", None)
         log.debug("container-role: credentials from %s", fetch.endpoint.display)
-        return RefreshableCredentials(
+        return RefreshableCredentials.for_context(
             fetch,
+            ctx,
             method=METHOD,
-            clock=ctx.clock,
-            advisory_timeout=getattr(ctx, "advisory_timeout", None),
-            mandatory_timeout=getattr(ctx, "mandatory_timeout", None),
             initial=first,
-            background_refresh=getattr(ctx, "background_refresh", True),
             label=f"container credentials ({fetch.endpoint.display})",
         )

@@ -369,14 +369,11 @@ def run_process(source: ProcessSource, ctx: Any) -> Any:
     def fetch(mode: str, current: Optional[Credentials]) -> Credentials:
         return run_once(source, ctx)
 
-    return RefreshableCredentials(
+    return RefreshableCredentials.for_context(
         fetch,
+        ctx,
         method=METHOD,
-        clock=ctx.clock,
-        advisory_timeout=getattr(ctx, "advisory_timeout", None),
-        mandatory_timeout=getattr(ctx, "mandatory_timeout", None),
         initial=creds,
-        background_refresh=getattr(ctx, "background_refresh", True),
         label=f"credential_process of profile '{source.profile}'",
     )
 

@@ -79,18 +79,9 @@ class SsoPortalError(CredentialRetrievalError):
 
 
 def _services_url(services: Mapping[str, Any], section: str, key: str) -> Optional[str]:
-    entry = (services.get(section) or {}).get(key)
-    if isinstance(entry, str):  # raw sub-property text: "\nendpoint_url = ..."
-        parsed = {}
-        for line in entry.splitlines():
-            name, sep, value = line.partition("=")
-            if sep:
-                parsed[name.strip()] = value.strip()
-        entry = parsed
-    if not isinstance(entry, Mapping):
-        return None
-    value = entry.get("endpoint_url")
-    return str(value).strip() or None if value is not None else None
+    from ..endpoints import service_endpoint_url
+
+    return service_endpoint_url(services, section, key)
 
 
 def sso_endpoint(ctx: Any, region: str, service: str = "sso") -> Tuple[str, str]:
@@ -323,13 +314,10 @@ def sso_credentials(source: SsoSource, ctx: Any) -> RefreshableCredentials:
     that calls the portal on first use and again before expiry. Incomplete configuration
     raises :class:`InvalidConfigError` at once."""
     fetcher = SsoFetcher(source, ctx)
-    return RefreshableCredentials(
+    return RefreshableCredentials.for_context(
         fetcher,
+        ctx,
         method=METHOD,
-        clock=ctx.clock,
-        advisory_timeout=getattr(ctx, "advisory_timeout", None),
-        mandatory_timeout=getattr(ctx, "mandatory_timeout", None),
-        background_refresh=getattr(ctx, "background_refresh", True),
         label=f"SSO role {fetcher.role_name} in {fetcher.account_id} (profile '{source.profile}')",
     )
 

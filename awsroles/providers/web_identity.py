@@ -87,13 +87,10 @@ class WebIdentityFetcher(CachedStsFetch):
 
 def web_identity_credentials(source: WebIdentitySource, ctx: Any) -> RefreshableCredentials:
     """Deferred: nothing is read or called until the credentials are first used."""
-    return RefreshableCredentials(
+    return RefreshableCredentials.for_context(
         WebIdentityFetcher(source, ctx),
+        ctx,
         method=METHOD,
-        clock=ctx.clock,
-        advisory_timeout=ctx.advisory_timeout,
-        mandatory_timeout=ctx.mandatory_timeout,
-        background_refresh=ctx.background_refresh,
         label=f"web identity ({source.role_arn})",
     )
 
