@@ -10,9 +10,8 @@ exactly one refresh. The worker thread is a daemon, started lazily, and restarte
 from __future__ import annotations
 
 import os
-import queue
 import threading
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from ._log import get_logger
 
@@ -24,7 +23,7 @@ _MAX_QUEUED = 64
 class _Worker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue(maxsize=_MAX_QUEUED)
+        self._queue: Any = None  # a queue.Queue, made on first use
         self._pending: set = set()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -36,6 +35,10 @@ class _Worker:
                 self._reset_after_fork()
             if key in self._pending:
                 return False
+            import queue
+
+            if self._queue is None:
+                self._queue = queue.Queue(maxsize=_MAX_QUEUED)
             try:
                 self._queue.put_nowait((key, job))
             except queue.Full:
@@ -50,7 +53,7 @@ class _Worker:
             return True
 
     def _reset_after_fork(self) -> None:
-        self._queue = queue.Queue(maxsize=_MAX_QUEUED)
+        self._queue = None
         self._pending = set()
         self._thread = None
         self._pid = os.getpid()

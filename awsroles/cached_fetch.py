@@ -13,8 +13,7 @@ from typing import Any, Mapping, Optional
 
 from ._log import get_logger
 from .credentials import Credentials
-from .errors import MalformedResponseError
-from .mfa import MFADeferred, no_prompt
+from .errors import MalformedResponseError, MFADeferred
 from .refresh import ADVISORY, FORCED, INITIAL, advisory_window_for
 
 log = get_logger("awsroles")
@@ -97,6 +96,8 @@ class CachedStsFetch:
             if hit is not None:
                 return hit
             if mode == ADVISORY:
+                from .mfa import no_prompt
+
                 try:
                     with no_prompt():
                         return self._call_sts()

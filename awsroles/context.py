@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .clock import SYSTEM_CLOCK, Clock
-from .mfa import Prompter
 
 __all__ = ["Context"]
 
@@ -25,7 +24,7 @@ class Context:
         clock: Clock = SYSTEM_CLOCK,
         transport: Any = None,
         cache: Any = _DEFAULT,
-        prompter: Optional[Prompter] = None,
+        prompter: Optional[Callable[[str], str]] = None,
         region: Optional[str] = None,
         sts_endpoint_url: Optional[str] = None,
         config: Any = None,

@@ -19,7 +19,6 @@ remembered for a few jittered seconds so a retry loop cannot hammer the endpoint
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 import threading
@@ -242,6 +241,8 @@ class RefreshableCredentials:
                 return current  # another thread refreshed while we waited
             now_mono = self._clock.monotonic()
             if self._error is not None and now_mono < self._error_until:
+                import copy
+
                 raise copy.copy(self._error).with_traceback(None)
             mode = FORCED if self._force else (MANDATORY if current is not None else INITIAL)
             return self._do_refresh(mode, current)

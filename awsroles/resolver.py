@@ -17,7 +17,6 @@ from ._log import get_logger
 from .cached_fetch import CachedStsFetch, generated_session_name
 from .config.plan import Plan, RoleHop
 from .credentials import Credentials
-from .mfa import get_token_code
 from .refresh import RefreshableCredentials
 
 log = get_logger("awsroles")
@@ -42,6 +41,8 @@ class HopFetcher(CachedStsFetch):
         source = self._source()
         token_code = None
         if self.hop.mfa_serial:
+            from .mfa import get_token_code
+
             token_code = get_token_code(self.hop.mfa_serial, self._ctx.prompter, self.hop.profile)
         hop = self.hop
         params = hop.params(self.session_name, token_code)
