@@ -64,3 +64,35 @@ def _only_loopback():
     socket.socket.connect = _loopback_only
     yield
     socket.socket.connect = _real_connect
+
+
+# --- DEBUG logging across the whole suite, and no secret in any record --------------------
+
+
+class _Collect:
+    def __init__(self):
+        import logging
+
+        self.texts = []
+        self.handler = logging.Handler(level=logging.DEBUG)
+        formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+        self.handler.emit = lambda record: self.texts.append(formatter.format(record))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_secret_in_any_log_record():
+    import logging
+
+    from awsroles.testing._secrets import find_leaks
+
+    collect = _Collect()
+    logger = logging.getLogger("awsroles")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(collect.handler)
+    yield collect
+    logger.removeHandler(collect.handler)
+    logger.setLevel(old_level)
+    leaks = find_leaks(collect.texts)
+    assert not leaks, f"{len(leaks)} secret(s) issued by the fakes appeared in log records"
+    assert collect.texts, "DEBUG logging recorded nothing across the suite"

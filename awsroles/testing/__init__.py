@@ -2,7 +2,11 @@
 
 - :class:`FakeSTS` (``awsroles.testing.fake_sts``): a strict local STS on 127.0.0.1, or
   in memory through ``FakeSTS().transport()``.
-- :class:`FrozenClock` (``awsroles.testing.clock``): time that moves only when told.
+- :func:`local_aws`, :class:`LocalAWS` (``awsroles.testing.local``): a local STS (and IMDS,
+  container endpoint, SSO portal when asked) with a throwaway HOME and the environment that
+  points at them, in one ``with`` block.
+- :class:`FrozenClock`, :class:`AdvancingClock` (``awsroles.testing.clock``): time that moves
+  only when told, and time that runs by itself (sped up if you like).
 - :class:`StaticProvider`, :class:`FakeProvider` (``awsroles.testing.providers``).
 - :class:`FakeContainerEndpoint` (``awsroles.testing.fake_container``): the ECS/EKS
   container credential endpoint, authorization enforced.
@@ -12,6 +16,8 @@
   portal and a token cache shaped like the AWS CLI v2's.
 - :class:`ReplayTransport` (``awsroles.testing.replay``): serves recorded HTTP traffic in
   order and checks each request against the recording.
+- ``awsroles.testing.pytest_plugin``: pytest fixtures ``awsroles_local``, ``awsroles_sts`` and
+  ``frozen_clock``, loaded automatically (the ``awsroles`` plugin) once awsroles is installed.
 
 Imported lazily, so ``import awsroles.testing`` costs nothing until a name is used.
 """
@@ -21,8 +27,11 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "local_aws",
+    "LocalAWS",
     "FakeSTS",
     "FrozenClock",
+    "AdvancingClock",
     "StaticProvider",
     "FakeProvider",
     "FakeContainerEndpoint",
@@ -33,8 +42,11 @@ __all__ = [
 ]
 
 _LAZY = {
+    "local_aws": "awsroles.testing.local",
+    "LocalAWS": "awsroles.testing.local",
     "FakeSTS": "awsroles.testing.fake_sts",
     "FrozenClock": "awsroles.testing.clock",
+    "AdvancingClock": "awsroles.testing.clock",
     "StaticProvider": "awsroles.testing.providers",
     "FakeProvider": "awsroles.testing.providers",
     "FakeContainerEndpoint": "awsroles.testing.fake_container",
@@ -53,3 +65,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

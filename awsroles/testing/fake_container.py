@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._secrets import new_secret, remember
 from ._server import LocalServer
 
 __all__ = ["FakeContainerEndpoint", "ContainerRequest"]
@@ -119,6 +120,7 @@ class FakeContainerEndpoint(LocalServer):
     ) -> None:
         #: The ``Authorization`` value required; None accepts any request.
         self.token = token
+        remember(token)
         self.path = path
         self.lifetime = float(lifetime)
         self.rotate_within = float(rotate_within)
@@ -185,8 +187,8 @@ class FakeContainerEndpoint(LocalServer):
         expiry = (self.clock.now() + timedelta(seconds=self.lifetime)).replace(microsecond=0)
         return Credentials(
             access_key="ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16)),
-            secret_key=secrets.token_urlsafe(30),
-            token=secrets.token_urlsafe(96),
+            secret_key=new_secret(30),
+            token=new_secret(96),
             expiry=expiry,
             account_id=self.account_id,
             method="container-role",

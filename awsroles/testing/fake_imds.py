@@ -49,6 +49,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._secrets import new_secret
 
 __all__ = ["FakeIMDS", "ImdsRequest", "TOKEN_PATH", "CREDENTIALS_PATH"]
 
@@ -220,8 +221,8 @@ class FakeIMDS:
             "LastUpdated": now.strftime(_FMT),
             "Type": "AWS-HMAC",
             "AccessKeyId": "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16)),
-            "SecretAccessKey": secrets.token_urlsafe(30),
-            "Token": "IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(300),
+            "SecretAccessKey": new_secret(30),
+            "Token": "IQoJb3JpZ2luX2VjE" + new_secret(300),
             "Expiration": expiry.strftime(_FMT),
         }
         if self.account_id:
@@ -336,7 +337,7 @@ class FakeIMDS:
         raw = headers.get(_TTL) or ""
         if not raw.isdigit() or not 1 <= int(raw) <= 21600:
             return 400, {}, b""
-        token = "AQAEA" + secrets.token_urlsafe(40)
+        token = new_secret(40, "AQAEA")
         with self._lock:
             self._tokens[token] = now + int(raw)
         return 200, {_TTL: raw}, token.encode()

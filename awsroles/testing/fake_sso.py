@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._secrets import new_secret, remember
 from ._server import LocalServer
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
@@ -173,6 +174,7 @@ class FakeSSOPortal(LocalServer):
 
     def add_token(self, token: str, expires_at: Optional[datetime] = None) -> str:
         """Accept ``token`` as a bearer token (until ``expires_at``, if given)."""
+        remember(token)
         with self._lock:
             self._tokens[token] = expires_at
         return token
@@ -196,8 +198,8 @@ class FakeSSOPortal(LocalServer):
             digest = hashlib.sha1(f"{account_id}/{role_name}".encode()).digest()
             credentials = Credentials(
                 "ASIA" + "".join(_ALNUM[b % 32] for b in digest[:16]),
-                secrets.token_urlsafe(30),
-                secrets.token_urlsafe(96),
+                new_secret(30),
+                new_secret(96),
                 account_id=account_id,
                 method="sso",
             )
@@ -216,6 +218,7 @@ class FakeSSOPortal(LocalServer):
     ) -> None:
         """Accept CreateToken(refresh_token) for this registration; each success issues a
         new access token valid ``expires_in`` seconds (and a new refresh token)."""
+        remember(client_secret, refresh_token)
         with self._lock:
             self._clients[client_id] = _Client(client_secret, expires_in, rotate_refresh_token)
             self._refresh[refresh_token] = client_id
@@ -236,15 +239,15 @@ class FakeSSOPortal(LocalServer):
         legacy = session_name_or_start_url.startswith(("http://", "https://"))
         if refreshable is None:
             refreshable = not legacy
-        token = "aoa" + secrets.token_urlsafe(48)
+        token = new_secret(48, "aoa")
         expires = self.clock.now() + timedelta(seconds=expires_in)
         self.add_token(token, expires)
         extra: Dict[str, Any] = {}
         if refreshable:
             client_id, secret, refresh = (
-                secrets.token_urlsafe(16),
-                secrets.token_urlsafe(32),
-                "aor" + secrets.token_urlsafe(48),
+                new_secret(16),
+                new_secret(32),
+                new_secret(48, "aor"),
             )
             self.add_client(client_id, secret, refresh)  # refreshed tokens last 8 hours
             extra = {
@@ -355,8 +358,8 @@ class FakeSSOPortal(LocalServer):
         if rotate:
             creds = Credentials(
                 "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16)),
-                secrets.token_urlsafe(30),
-                secrets.token_urlsafe(96),
+                new_secret(30),
+                new_secret(96),
             )
         expires = self.clock.now() + timedelta(seconds=duration)
         doc = {
@@ -391,7 +394,7 @@ class FakeSSOPortal(LocalServer):
             return 401, _err("InvalidClientException", "Invalid client"), False, shown
         if owner != req.get("clientId"):
             return 400, _err("InvalidGrantException", "Invalid refresh token"), False, shown
-        token = "aoa" + secrets.token_urlsafe(48)
+        token = new_secret(48, "aoa")
         self.add_token(token, self.clock.now() + timedelta(seconds=client.expires_in))
         doc: Dict[str, Any] = {
             "accessToken": token,
@@ -399,7 +402,7 @@ class FakeSSOPortal(LocalServer):
             "tokenType": "Bearer",
         }
         if client.rotate:
-            new_refresh = "aor" + secrets.token_urlsafe(48)
+            new_refresh = new_secret(48, "aor")
             with self._lock:
                 del self._refresh[req["refreshToken"]]
                 self._refresh[new_refresh] = req["clientId"]

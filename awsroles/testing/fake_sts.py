@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
+from ._secrets import new_secret, remember
 from ._server import LocalServer
 
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
@@ -215,6 +216,7 @@ class FakeSTS(LocalServer):
         self, access_key: str, secret_key: str, account: str = "123456789012", name: str = "alice"
     ) -> Credentials:
         """Register long-lived keys; returns them as :class:`Credentials`."""
+        remember(secret_key)
         with self._lock:
             self._keys[access_key] = _Principal(
                 access_key,
@@ -255,6 +257,7 @@ class FakeSTS(LocalServer):
         audience: str = "sts.amazonaws.com",
         provider: Optional[str] = None,
     ) -> None:
+        remember(token)
         with self._lock:
             self._web_tokens[token] = (subject, audience, provider)
 
@@ -423,8 +426,8 @@ class FakeSTS(LocalServer):
                     break
             p = _Principal(
                 key,
-                secrets.token_urlsafe(30),
-                secrets.token_urlsafe(96),
+                new_secret(30),
+                new_secret(96),
                 acct,
                 f"arn:aws:sts::{acct}:assumed-role/{role_name}/{session}",
                 f"{_stable_id('AROA', role_arn)}:{session}",
