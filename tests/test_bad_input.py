@@ -150,7 +150,110 @@ CASES = [
         InvalidConfigError,
         ["sts_regional_endpoints"],
     ),
+    ("binary-garbage", bytes(range(256)) * 4, "", "p", ConfigParseError, ["config", "UTF-8"]),
+    ("nul-bytes", b"[profile p]\nregion = us\x00east\n", "", "p", AwsRolesError, []),
+    ("huge-file", "[profile p]\n" + "k = v\n" * 800_000, "", "p", ConfigParseError, ["MiB"]),
+    ("symlink-loop", "SYMLINK-LOOP", "", "p", ConfigParseError, ["symbolic links"]),
+    (
+        "config-is-a-directory",
+        "DIRECTORY",
+        "[p]\naws_access_key_id=A\n",
+        "p",
+        PartialCredentialsError,
+        ["aws_secret_access_key"],
+    ),
+    ("unbalanced-quote-header", '[profile "p]\nregion=x\n', "", "p", ProfileNotFoundError, ["'p'"]),
+    ("empty-header", "[]\nregion=x\n", "", "p", ConfigParseError, ["line 1"]),
+    ("junk-after-header", "[profile p] junk\nregion=x\n", "", "p", ConfigParseError, ["line 1"]),
+    ("empty-sub-property", "[profile p]\ns3 =\n  = v\n", "", "p", ConfigParseError, ["line 3"]),
+    (
+        "empty-role-arn",
+        "[profile p]\nrole_arn =\nsource_profile = b\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["role_arn"],
+    ),
+    (
+        "empty-mfa-serial",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nmfa_serial =\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["mfa_serial"],
+    ),
+    (
+        "huge-duration",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nduration_seconds=50000\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["43200"],
+    ),
+    (
+        "bad-external-id",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nexternal_id=a b\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["external_id"],
+    ),
+    (
+        "web-identity-without-role",
+        "[profile p]\nweb_identity_token_file = /tmp/t\n",
+        "",
+        "p",
+        InvalidConfigError,
+        ["role_arn"],
+    ),
+    (
+        "missing-services-section",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nservices = nowhere\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["nowhere"],
+    ),
+    (
+        "endpoint-not-a-url",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nendpoint_url = not a url\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["endpoint_url"],
+    ),
+    (
+        "bad-region",
+        f"[profile p]\nrole_arn={R}\nsource_profile=b\nregion = us east 1\n",
+        "[b]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        "p",
+        InvalidConfigError,
+        ["region"],
+    ),
+    (
+        "sso-half-configured",
+        "[profile p]\nsso_role_name = R\n",
+        "",
+        "p",
+        InvalidConfigError,
+        ["sso_account_id"],
+    ),
+    (
+        "unknown-sso-session",
+        "[profile p]\nsso_session = nope\nsso_account_id = 1\nsso_role_name = R\n",
+        "",
+        "p",
+        InvalidConfigError,
+        ["nope"],
+    ),
 ]
+
+
+PROFILE_ENDPOINT_CASES = {"missing-services-section", "endpoint-not-a-url", "bad-region"}
+
+
+def test_table_size():
+    assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -158,9 +261,20 @@ def test_bad_config(case, tmp_path):
     _id, config, credentials, profile, error, needles = case
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
-    (home / ".aws" / "config").write_text(config)
+    cfg = home / ".aws" / "config"
+    if config == "SYMLINK-LOOP":
+        os.symlink(str(home / ".aws" / "loop"), str(cfg))
+        os.symlink(str(cfg), str(home / ".aws" / "loop"))
+    elif config == "DIRECTORY":
+        cfg.mkdir()
+    elif isinstance(config, bytes):
+        cfg.write_bytes(config)
+    else:
+        cfg.write_text(config)
     (home / ".aws" / "credentials").write_text(credentials)
     env = make_env(home, "http://127.0.0.1:9")
+    if _id in PROFILE_ENDPOINT_CASES:  # the environment would override the profile's setting
+        del env["AWS_ENDPOINT_URL_STS"], env["AWS_DEFAULT_REGION"]
     with pytest.raises(AwsRolesError) as err:
         creds = awsroles.resolve(profile, env=env, cache=None)
         creds.get_frozen_credentials()

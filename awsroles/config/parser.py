@@ -148,9 +148,11 @@ def read_file(path: str) -> Optional[str]:
         raise ConfigParseError(f"cannot read the file ({exc.strerror})", file=path) from None
     if not stat.S_ISREG(st.st_mode):
         return None
+    if st.st_size > MAX_FILE_BYTES:
+        raise _too_large(path)
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_FILE_BYTES + 1)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
@@ -159,7 +161,23 @@ def read_file(path: str) -> Optional[str]:
             file=path,
             hint="Check the file's permissions and owner.",
         ) from None
+    if len(data) > MAX_FILE_BYTES:  # grew between stat() and read()
+        raise _too_large(path)
     return decode(data, path)
+
+
+#: Shared config files are a few KB; one this large is a wrong path or an attack, and would
+#: take seconds to parse on every process start.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def _too_large(path: str) -> ConfigParseError:
+    return ConfigParseError(
+        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; AWS config and "
+        "credentials files are a few kilobytes.",
+        file=path,
+        hint="Check AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE and the file's content.",
+    )
 
 
 # --- line level -------------------------------------------------------------------------------
