@@ -26,6 +26,56 @@ def generated_session_name(clock) -> str:
     return f"botocore-session-{int(clock.now().timestamp())}"
 
 
+#: Clock skew (seconds) beyond which lifetimes are judged by STS's clock, with one warning.
+SKEW_TOLERANCE = 60.0
+#: Beyond this the clock is not "off" but wrong (or the answer replayed): warn, do not adjust.
+SKEW_LIMIT = 3600.0
+_skew_warned = False
+#: The last skew measured in this process (STS's clock minus ours), applied to cache entries.
+_skew = 0.0
+
+
+def _judge_by_server_clock(creds: Credentials, data: Any, now: Any, label: str) -> Credentials:
+    """Credentials whose expiry is moved by the skew between this machine's clock and STS's
+    (from the response's Date header), so refresh windows hold when the local clock is off.
+    The cache keeps STS's own Expiration; only the in-process copy is moved."""
+    global _skew_warned, _skew
+    try:
+        date = data["ResponseMetadata"]["HTTPHeaders"]["date"]
+        from email.utils import parsedate_to_datetime
+
+        server_now = parsedate_to_datetime(date)
+    except Exception:  # no or unreadable Date header: nothing to judge by
+        return creds
+    if creds.expiry is None or server_now.tzinfo is None:
+        return creds
+    skew = (server_now - now).total_seconds()  # > 0: this machine is behind STS
+    _skew = skew if SKEW_TOLERANCE < abs(skew) <= SKEW_LIMIT else 0.0
+    if abs(skew) <= SKEW_TOLERANCE:
+        return creds
+    if not _skew_warned:
+        _skew_warned = True
+        log.warning(
+            "%s: this machine's clock is %d s %s STS's; %s",
+            label,
+            abs(int(skew)),
+            "behind" if skew > 0 else "ahead of",
+            "credential lifetimes are judged by STS's clock. Fix the clock: signed requests "
+            "fail once it is 5 minutes off."
+            if _skew
+            else "that is too far off to correct for. Fix the clock.",
+        )
+    return _shift(creds, _skew)
+
+
+def _shift(creds: Credentials, skew: float) -> Credentials:
+    if not skew or creds.expiry is None:
+        return creds
+    from datetime import timedelta
+
+    return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
+
+
 class CachedStsFetch:
     """Base of a RefreshableCredentials fetch function backed by the shared cache."""
 
@@ -47,6 +97,7 @@ class CachedStsFetch:
     def _keep(self, response: Any) -> Credentials:
         """The credentials of an STS response, written to the cache once they parse."""
         creds = response.credentials(self.method)  # MalformedResponseError if unusable
+        creds = _judge_by_server_clock(creds, response.data, self._ctx.clock.now(), self.label)
         try:
             self._ctx.cache.store(self.key, response.data)
         except ValueError:
@@ -79,7 +130,7 @@ class CachedStsFetch:
         from .sts_xml import credentials_from_response
 
         try:
-            creds = credentials_from_response(entry, self.method)
+            creds = _shift(credentials_from_response(entry, self.method), _skew)
         except MalformedResponseError:
             return None
         if self._usable(creds, mode, current):

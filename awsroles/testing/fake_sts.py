@@ -298,7 +298,7 @@ class FakeSTS(LocalServer):
         h.send_header("x-amzn-RequestId", request_id)
         h.send_header("Content-Type", "text/xml")
         h.send_header("Content-Length", str(len(data)))
-        h.send_header("Date", formatdate(usegmt=True))
+        h.send_header("Date", formatdate(self.clock.now().timestamp(), usegmt=True))
         h.end_headers()
         h.wfile.write(data)
 
@@ -386,7 +386,7 @@ class FakeSTS(LocalServer):
                     "x-amzn-requestid": request_id,
                     "content-type": "text/xml",
                     "content-length": str(len(data)),
-                    "date": formatdate(usegmt=True),
+                    "date": formatdate(self.clock.now().timestamp(), usegmt=True),
                 },
                 body=data,
             )
