@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from ._log import get_logger
@@ -121,37 +121,11 @@ _FAST_TIME = re.compile(
 
 
 def _parse_time(value: str) -> datetime:
-    """Parse an ``Expiration`` string to an aware UTC datetime; ValueError when not possible.
+    """An ``Expiration`` string as an aware UTC datetime; ValueError when not possible. A
+    naive time is an error here: botocore crashes on it, and the writer's zone is unknown."""
+    from .timestamps import parse_timestamp
 
-    The formats botocore and the CLI write (``…Z``, ``…UTC``, ``…+00:00``) take a fast path;
-    anything else goes to ``dateutil.parser.parse``, as botocore does. A naive result is an
-    error: botocore crashes on it, and the writer's zone cannot be known.
-    """
-    m = _FAST_TIME.match(value)
-    if m is not None:
-        *fields, frac, zone = m.groups()
-        try:
-            micro = int(frac.ljust(6, "0")) if frac else 0
-            dt = datetime(*map(int, fields), micro, tzinfo=timezone.utc)  # type: ignore[misc]
-            if zone[0] in "+-":
-                digits = zone[1:].replace(":", "")
-                offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-                dt = dt - offset if zone[0] == "+" else dt + offset
-            return dt
-        except (ValueError, OverflowError):
-            pass  # let dateutil decide
-    from dateutil.parser import parse  # slow import, only for unusual formats
-
-    try:
-        dt = parse(value)
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise ValueError("Expiration is not a date") from exc
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError("Expiration has no time zone")
-    try:
-        return dt.astimezone(timezone.utc)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError("Expiration is out of range") from exc
+    return parse_timestamp(value, naive_is_utc=False)
 
 
 def entry_expiry(data: Mapping[str, Any]) -> datetime:

@@ -68,6 +68,7 @@ class Context:
         self.process_timeout = process_timeout
         self.process_stderr = process_stderr
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._sts = None
 
     # --- lazily built pieces ---------------------------------------------------------------
@@ -118,6 +119,8 @@ class Context:
     def sts_client(self):
         """One STS client for every hop, configured from the selected profile and the
         environment (botocore's rule: intermediate profiles' region/endpoint are ignored)."""
+        if self._pid != os.getpid():  # forked: the parent's lock may be held forever
+            self._lock, self._pid = threading.Lock(), os.getpid()
         with self._lock:
             if self._sts is None:
                 from .endpoints import resolve_sts_endpoint

@@ -265,10 +265,17 @@ class RefreshableCredentials:
             if left <= 0 or (left <= self._mandatory and self._current is not None):
                 # Already expired, or so close that every use would refresh again: the
                 # clock is off, or the source hands out stale credentials.
-                raise RefreshError(
+                error = RefreshError(
                     f"{self._label}: refreshed credentials expire at {new.expiry.isoformat()}, "
-                    f"{int(left)} s from now by this machine's clock; check the clock."
+                    f"{int(left)} s from now by this machine's clock; check the clock, or the "
+                    "source hands out old credentials."
                 )
+                current = self._current
+                if current is not None and self._still_valid(current):
+                    # nothing better came back, but what is held still works: serve it
+                    # until it expires (botocore does too), trying again after a back-off
+                    error.recoverable = True
+                raise error
         self._error = None
         self._install(new)
 

@@ -9,7 +9,7 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .credentials import Credentials, redact
@@ -163,38 +163,9 @@ _FAST_TS = re.compile(
 def parse_expiration(value: Any) -> datetime:
     """An aware UTC datetime from ``…Z``, ``…UTC``, ``…+00:00`` (what the CLI and botocore
     write), or anything else ``dateutil`` reads. Raises ValueError."""
-    if isinstance(value, datetime):
-        dt = value
-    elif not isinstance(value, str):
-        raise ValueError("Expiration is not a string")
-    else:
-        m = _FAST_TS.match(value.strip())
-        if m:
-            y, mo, d, h, mi, s, frac, tz = m.groups()
-            dt = datetime(
-                int(y),
-                int(mo),
-                int(d),
-                int(h),
-                int(mi),
-                int(s),
-                int((frac or "0").ljust(6, "0")),
-                tzinfo=timezone.utc,
-            )
-            if tz and tz[0] in "+-":
-                sign = 1 if tz[0] == "+" else -1
-                digits = tz[1:].replace(":", "")
-                dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-            return dt
-        from dateutil import parser as _dateparser  # rare formats only
+    from .timestamps import parse_timestamp
 
-        try:
-            dt = _dateparser.parse(value)
-        except (ValueError, OverflowError) as exc:
-            raise ValueError("Expiration is not a timestamp") from exc
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    return parse_timestamp(value)
 
 
 def credentials_from_response(

@@ -300,14 +300,18 @@ def test_remembered_error_does_not_grow_its_traceback():
     assert max(depths) < 10
 
 
-def test_refresh_with_skewed_clock_is_remembered_not_repeated():
+def test_refresh_with_skewed_clock_serves_the_valid_set_then_fails_once():
     clock = FrozenClock()
     src = Source(clock)
     creds = RefreshableCredentials(src, method="test", clock=clock)
-    creds.get_frozen_credentials()
+    first = creds.get_frozen_credentials()
     src.lifetime = 30  # the source now hands out sets inside the mandatory window
     clock.advance(minutes=59, seconds=30)
+    for _ in range(5):  # the held set is still valid for 30 s: served, one attempt
+        assert creds.get_frozen_credentials() is first
+    assert len(src.calls) == 2
+    clock.advance(seconds=31)  # now the held set has expired: the error surfaces, remembered
     for _ in range(5):
         with pytest.raises(RefreshError):
             creds.get_frozen_credentials()
-    assert len(src.calls) == 2
+    assert len(src.calls) == 3

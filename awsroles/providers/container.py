@@ -253,20 +253,15 @@ def _credentials(doc: Mapping[str, Any]) -> Credentials:
 
 
 def _parse_expiration(raw: str):
-    from datetime import timezone
-
-    from dateutil.parser import ParserError, parse
+    from ..timestamps import parse_timestamp
 
     try:
-        value = parse(raw)
-    except (ParserError, ValueError, OverflowError):
+        return parse_timestamp(raw)
+    except ValueError:
         raise MalformedResponseError(
             "the container endpoint's Expiration is not an ISO 8601 date and time.",
             provider=METHOD,
         ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 # --- the provider -------------------------------------------------------------------------

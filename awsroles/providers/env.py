@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any, Mapping, Optional, Tuple
 
 from ..credentials import Credentials
@@ -47,19 +46,16 @@ def read_env_credentials(env: Mapping[str, str]) -> Optional[Credentials]:
 
 
 def _parse_expiry(raw: str):
-    from dateutil.parser import ParserError, parse
+    from ..timestamps import parse_timestamp
 
     try:
-        value = parse(raw)
-    except (ParserError, ValueError, OverflowError):
+        return parse_timestamp(raw)  # botocore crashes on naive values; we read them as UTC
+    except ValueError:
         raise InvalidConfigError(
             f"AWS_CREDENTIAL_EXPIRATION {raw!r} is not a date and time.",
             key="AWS_CREDENTIAL_EXPIRATION",
             hint="Use ISO 8601, e.g. 2030-01-01T00:00:00Z.",
         ) from None
-    if value.tzinfo is None:  # botocore crashes on naive values; we read them as UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 class EnvProvider:

@@ -29,7 +29,7 @@ import ipaddress
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -311,18 +311,12 @@ def credentials_from(doc: dict, role: str) -> Credentials:
 
 
 def parse_expiry(raw: str, role: str) -> datetime:
-    try:
-        value = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        from dateutil.parser import ParserError, parse
+    from ..timestamps import parse_timestamp
 
-        try:
-            value = parse(raw)
-        except (ParserError, ValueError, OverflowError):
-            raise MalformedResponseError(
-                f"the credentials of role {role!r} have an unreadable Expiration {raw[:40]!r}.",
-                provider=METHOD,
-            ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        raise MalformedResponseError(
+            f"the credentials of role {role!r} have an unreadable Expiration {str(raw)[:40]!r}.",
+            provider=METHOD,
+        ) from None

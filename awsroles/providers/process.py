@@ -26,7 +26,7 @@ import hashlib
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, List, Optional, Tuple
 
 from .._log import get_logger
@@ -259,20 +259,11 @@ def _bad(message: str, source: ProcessSource) -> CredentialProcessError:
 
 
 def _parse_expiration(value: str, source: ProcessSource) -> datetime:
-    from ..cache import _parse_time
+    from ..timestamps import parse_timestamp
 
     try:
-        return _parse_time(value)
+        return parse_timestamp(value)  # a naive time is read as UTC (botocore would crash)
     except ValueError:
-        pass
-    try:  # a naive time: read as UTC (botocore would crash on it later)
-        from dateutil.parser import parse
-
-        dt = parse(value)
-        if dt.tzinfo is None:
-            return dt.replace(tzinfo=timezone.utc)
-        return dt.astimezone(timezone.utc)
-    except (ValueError, OverflowError, TypeError):
         raise _bad(
             "Expiration in the command's output is not an ISO 8601 date and time.", source
         ) from None

@@ -8,6 +8,7 @@ import codecs
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, List, Optional
 
 __all__ = ["split_command", "Run", "execute", "MAX_STDOUT", "TAIL_BYTES"]
@@ -144,6 +145,8 @@ def execute(argv: List[str], env: dict, timeout: Optional[float], sink: Any) -> 
         env=env,
         bufsize=0,
         close_fds=True,
+        # Same session and process group as us: a helper may ask on /dev/tty (an MFA code,
+        # a browser login), which a new session or a background group could not do.
     )
     run = Run()
     threads = [
@@ -163,12 +166,13 @@ def execute(argv: List[str], env: dict, timeout: Optional[float], sink: Any) -> 
         proc.wait()
         raise
     finally:
-        # A grandchild that inherited the pipes may keep them open: wait a little, not for it.
-        alive = False
+        # A grandchild that inherited the pipes (a background agent) may keep them open: one
+        # short shared grace period, then stop waiting; the readers are daemon threads and
+        # end when the grandchild closes the pipes.
+        deadline = time.monotonic() + (0.5 if not run.timed_out else 0.2)
         for t in threads:
-            t.join(timeout=2.0 if run.timed_out else 5.0)
-            alive = alive or t.is_alive()
-        if not alive:  # never close a pipe a reader thread is still blocked on
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not any(t.is_alive() for t in threads):
             for pipe in (proc.stdout, proc.stderr):
                 try:
                     pipe.close()

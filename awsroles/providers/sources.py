@@ -4,7 +4,9 @@ its credentials are first needed, which for a role chain is only when STS must b
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import Any, Callable
 
 from ..config.model import NamedSource, ProcessSource, SsoSource, StaticKeys, WebIdentitySource
@@ -12,6 +14,18 @@ from ..credentials import Credentials
 from ..errors import CredentialRetrievalError
 
 __all__ = ["base_source", "Lazy"]
+
+
+_LAZIES: weakref.WeakSet[Lazy] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for lazy in list(_LAZIES):  # a lock held by a parent's thread at fork() is never released
+        lazy._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Lazy:
@@ -23,6 +37,7 @@ class Lazy:
         self._label = label
         self._obj: Any = None
         self._lock = threading.Lock()
+        _LAZIES.add(self)
 
     def get(self) -> Any:
         if self._obj is None:

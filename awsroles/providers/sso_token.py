@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .._log import get_logger
@@ -111,23 +111,11 @@ def login_hint(profile: str, session_name: Optional[str]) -> str:
 def parse_time(value: Any) -> datetime:
     """An ``expiresAt``-style value as an aware UTC datetime (ValueError if it is not one).
     A value without a zone is read as UTC (botocore's dateutil comparison would crash)."""
+    from ..timestamps import parse_timestamp
+
     if not isinstance(value, str) or not value.strip():
         raise ValueError("not a date string")
-    from ..cache import _parse_time
-
-    try:
-        return _parse_time(value.strip())
-    except ValueError:
-        pass
-    from dateutil.parser import parse
-
-    try:
-        dt = parse(value)
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise ValueError("not a date") from exc
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    return parse_timestamp(value)
 
 
 def read_token(
@@ -356,7 +344,12 @@ class SsoTokenSource:
             doc = json.loads(response.body.decode("utf-8"))
             access = doc["accessToken"]
             expires_in = doc["expiresIn"]
-            if not isinstance(access, str) or not access or type(expires_in) is not int:
+            if (
+                not isinstance(access, str)
+                or not access
+                or type(expires_in) is not int
+                or not 0 < expires_in <= 366 * 24 * 3600
+            ):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             from ..errors import MalformedResponseError
