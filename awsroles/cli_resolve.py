@@ -33,6 +33,10 @@ __all__ = ["resolve_for_command", "check_recursion", "awsroles_target"]
 _RESOLVING = ("credential-process", "export", "exec", "whoami")
 
 
+#: botocore's advisory refresh window, which consumers of our output apply to it.
+CONSUMER_ADVISORY_WINDOW = 15 * 60
+
+
 def make_context(profile: Optional[str], env: Optional[Any] = None) -> Context:
     # background_refresh=False: an advisory refresh of an inner hop runs inline, not on a
     # daemon thread this process would abandon when it exits.
@@ -51,7 +55,9 @@ def resolve_for_command(
     creds = CredentialChain(default_providers(ctx)).resolve(ctx)
     refresh = getattr(creds, "refresh", None)
     if callable(refresh):
-        return refresh(), ctx
+        # The AWS CLI and botocore treat credentials with < 15 min left as due for refresh
+        # and would run us again on every access: hand out sets with more than that.
+        return refresh(min_left=CONSUMER_ADVISORY_WINDOW), ctx
     return creds.get_frozen_credentials(), ctx
 
 

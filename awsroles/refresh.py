@@ -201,18 +201,27 @@ class RefreshableCredentials:
         self._retry_after = 0.0
         return True
 
-    def refresh(self, *, force: bool = False) -> Credentials:
-        """Refresh synchronously: fetch if nothing is held, then refresh if the set is not
-        fresh (or always, with ``force``). Short-lived commands use this instead of the
-        background refresh, which would not finish before they exit."""
+    def refresh(self, *, force: bool = False, min_left: Optional[float] = None) -> Credentials:
+        """Refresh synchronously, for short-lived commands that would exit before a background
+        refresh finished: fetch if nothing is held; refresh if the set is invalid (mandatory,
+        may prompt for MFA), or stale, or has less than ``min_left`` seconds left, or always
+        with ``force`` (advisory: never prompts; an MFA hop then keeps the held set)."""
         with self._lock:
             current = self._current
             if current is None:
                 current = self._do_refresh(INITIAL, None)
-            elif self._force:
+            if self._force:
                 return self._do_refresh(FORCED, current)
-            if force or self.state(current) != "fresh":
-                current = self._do_refresh(MANDATORY, current)
+            state = self.state(current)
+            if state == "invalid":
+                return self._do_refresh(MANDATORY, current)
+            left = (
+                (current.expiry - self._clock.now()).total_seconds()
+                if current.expiry is not None
+                else float("inf")
+            )
+            if force or state == "stale" or (min_left is not None and left < min_left):
+                return self._do_refresh(ADVISORY, current)
             return current
 
     def __repr__(self) -> str:
