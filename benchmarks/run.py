@@ -118,6 +118,12 @@ def script_listing() -> List[str]:
         ("P3 botocore", procs.GATED_BOTOCORE),
         ("P4 (one child process; argv: calls, repetitions)", inproc.THROUGHPUT),
     ]
+    #: blocks the docs test (tests/test_docs.py) cannot run on their own, and why
+    no_run = {
+        procs.GATED_AWSROLES: "reads its pipes from the benchmark runner's argv",
+        procs.GATED_BOTOCORE: "reads its pipes from the benchmark runner's argv",
+        inproc.THROUGHPUT: "reads its call and repetition counts from the benchmark runner's argv",
+    }
     out: List[str] = [
         "Each is run as `python -c '<script>'` in a fresh process with the clean "
         "environment above; times are wall-clock from the runner, start to exit.",
@@ -129,6 +135,8 @@ def script_listing() -> List[str]:
         if code:
             if "{profile" in code:
                 code = code.format(profile="dev")
+            if code in no_run:
+                out.append(f"<!-- no-run: {no_run[code]} -->")
             out += ["```python", code.strip(), "```", ""]
     out += [
         "**P5** runs in the runner: `awsroles.resolve(env=..., background_refresh=False)` "
