@@ -76,6 +76,10 @@ def _wait(proc: subprocess.Popen) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
             forwarded[sig] = signal.signal(sig, forward)
+        if not _in_foreground():
+            # Ctrl-C at a terminal reaches the child by itself; a SIGINT sent to us alone
+            # (a supervisor, `kill -INT`, PID 1 in a container) must be passed on.
+            forwarded[signal.SIGINT] = signal.signal(signal.SIGINT, forward)
     try:
         while True:
             try:
@@ -85,6 +89,14 @@ def _wait(proc: subprocess.Popen) -> int:
     finally:
         for sig, previous in forwarded.items():
             signal.signal(sig, previous)
+
+
+def _in_foreground() -> bool:
+    """True when we run in the terminal's foreground process group (Ctrl-C hits us all)."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, AttributeError, ValueError):
+        return False
 
 
 def run_exec(profile: Optional[str], command: List[str]) -> int:

@@ -96,8 +96,9 @@ def _posix(name: str, value: str, fmt: str) -> str:
 
 def _powershell(name: str, value: str, fmt: str) -> str:
     _no_newline(name, value, fmt)
-    # Inside "...", PowerShell expands $ and treats ` as the escape character.
-    return re.sub(r'([`"$])', r"`\1", value)
+    # Inside "...", PowerShell expands $ and treats ` as the escape character; it also ends
+    # the string at the typographic quotes U+201C/D/E. Escape all of those.
+    return re.sub('([`"$\u201c\u201d\u201e])', r"`\1", value)
 
 
 def _fish(name: str, value: str, fmt: str) -> str:

@@ -10,6 +10,7 @@ import re
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .._files import read_small_file
 from .._record import Record
 from ..errors import CredentialRetrievalError, InvalidConfigError
 
@@ -173,8 +174,7 @@ def _read_token_file(path: str) -> str:
     if not path:
         raise fail(f"{TOKEN_FILE} is set but empty.", "Unset it, or point it at the token file.")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_TOKEN_BYTES + 1)
+        data = read_small_file(path, MAX_TOKEN_BYTES)
     except FileNotFoundError:
         raise fail(
             f"the authorization token file {path} does not exist.",

@@ -251,7 +251,7 @@ def resolve_imds_config(
 
 # --- the documents IMDS answers with ------------------------------------------------------
 
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}\Z")
 _REQUIRED = ("AccessKeyId", "SecretAccessKey", "Token", "Expiration")
 METHOD = "iam-role"
 TOKEN_TTL = 21600
@@ -271,7 +271,7 @@ def token_ttl(raw: Optional[str]) -> float:
 
 def role_name(resp: HttpResponse, url: str) -> str:
     name = resp.text  # the whole body, as botocore; validated instead of pasted into a URL
-    if not _ROLE_NAME.match(name):
+    if not _ROLE_NAME.fullmatch(name):
         raise MalformedResponseError(
             f"GET {url} did not return an IAM role name ({len(name)} characters).",
             provider=METHOD,

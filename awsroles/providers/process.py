@@ -131,7 +131,15 @@ def _timeout(ctx: Any) -> Optional[float]:
     value = getattr(ctx, "process_timeout", None)
     if value is None:
         return DEFAULT_TIMEOUT
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value != value:  # NaN, or not a number at all
+        raise InvalidConfigError(
+            f"process_timeout must be a number of seconds, got {ctx.process_timeout!r}.",
+            key="process_timeout",
+        )
     if value <= 0 or value == float("inf"):
         return None  # no limit, as botocore
     return value

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
@@ -54,6 +55,22 @@ METHOD = "sso"
 REQUIRED_KEYS = ("sso_start_url", "sso_region", "sso_role_name", "sso_account_id")
 _ATTEMPTS = 3
 _HEADER = "x-amz-sso_bearer_token"
+
+
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?")
+
+
+def _checked_region(region: str, profile: str) -> str:
+    """sso_region goes into the portal's host name, with the bearer token: only a region
+    name may (botocore's ``validate_region_name`` pattern)."""
+    if not _REGION.fullmatch(region or ""):
+        raise InvalidConfigError(
+            f"sso_region {region!r} is not a region name.",
+            profile=profile,
+            key="sso_region",
+            hint="Write for example: sso_region = us-east-1",
+        )
+    return region
 
 
 class SsoPortalError(CredentialRetrievalError):
@@ -167,7 +184,7 @@ class SsoFetcher:
         self.profile = source.profile
         self.session_name: Optional[str] = s.get("sso_session") or None
         self.start_url: str = s["sso_start_url"]
-        self.region: str = s["sso_region"]
+        self.region: str = _checked_region(s["sso_region"], source.profile)
         self.role_name: str = s["sso_role_name"]
         self.account_id: str = s["sso_account_id"]
         self.tokens = SsoTokenSource(

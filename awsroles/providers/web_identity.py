@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from .._files import read_small_file
 from .._log import get_logger
 from ..cached_fetch import CachedStsFetch, generated_session_name
 from ..config.model import WebIdentitySource
@@ -32,8 +33,7 @@ def read_token(path: str, profile: Optional[str]) -> str:
     JWT never contains any. Missing, unreadable, empty or huge files are typed errors."""
     where = {"profile": profile, "key": "web_identity_token_file"}
     try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_TOKEN_BYTES + 1)
+        data = read_small_file(path, _MAX_TOKEN_BYTES)
     except FileNotFoundError:
         raise CredentialRetrievalError(
             f"the web identity token file {path} does not exist.",

@@ -120,6 +120,7 @@ def write_token_cache(
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients at once: the default backlog is 5
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeSSOPortal

@@ -74,7 +74,7 @@ class RecordedExchange:
 
     method: str
     uri: str
-    request_headers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    request_headers: Mapping[str, Sequence[str]] = field(default_factory=dict, repr=False)
     request_body: Optional[bytes] = field(default=None, repr=False)
     status: Optional[int] = 200
     response_headers: Mapping[str, str] = field(default_factory=dict)

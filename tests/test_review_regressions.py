@@ -1,0 +1,63 @@
+"""Regressions for defects found in review of the providers and the command line."""
+
+import os
+import signal  # noqa: F401 - used by the exec test's child
+import threading
+
+import pytest
+
+from awsroles._files import read_small_file
+from awsroles.cli_export import _powershell
+from awsroles.errors import InvalidConfigError
+
+
+def test_token_files_never_block_on_a_fifo(tmp_path):
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    result = []
+
+    def read():
+        try:
+            read_small_file(str(fifo), 1024)
+        except OSError as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(3)
+    assert not t.is_alive() and result, "reading a FIFO blocked"
+
+
+def test_sso_region_must_be_a_region_name(tmp_path):
+    from awsroles.config.model import SsoSource
+    from awsroles.context import Context
+    from awsroles.providers.sso import sso_credentials
+
+    source = SsoSource(
+        "p",
+        (
+            ("sso_account_id", "1"),
+            ("sso_region", "evil.example#"),
+            ("sso_role_name", "R"),
+            ("sso_start_url", "https://d-1.awsapps.com/start"),
+        ),
+    )
+    with pytest.raises(InvalidConfigError) as err:
+        sso_credentials(source, Context(env={"HOME": str(tmp_path)})).get_frozen_credentials()
+    assert err.value.key == "sso_region"
+
+
+def test_powershell_quotes_cannot_end_the_string():
+    value = "a\u201d; Remove-Item x; \u201cb"
+    out = _powershell("AWS_SESSION_TOKEN", value, "powershell")
+    assert "`\u201d" in out and "`\u201c" in out
+
+
+def test_process_timeout_must_be_a_number():
+    from awsroles.providers.process import _timeout
+
+    class Ctx:
+        process_timeout = "soon"
+
+    with pytest.raises(InvalidConfigError):
+        _timeout(Ctx())
