@@ -294,13 +294,16 @@ class FakeSTS(LocalServer):
 
     def _reply(self, h: BaseHTTPRequestHandler, status: int, body: str, request_id: str) -> None:
         data = body.encode()
-        h.send_response_only(status)
-        h.send_header("x-amzn-RequestId", request_id)
-        h.send_header("Content-Type", "text/xml")
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("Date", formatdate(self.clock.now().timestamp(), usegmt=True))
-        h.end_headers()
-        h.wfile.write(data)
+        try:
+            h.send_response_only(status)
+            h.send_header("x-amzn-RequestId", request_id)
+            h.send_header("Content-Type", "text/xml")
+            h.send_header("Content-Length", str(len(data)))
+            h.send_header("Date", formatdate(self.clock.now().timestamp(), usegmt=True))
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            h.close_connection = True
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
