@@ -147,3 +147,16 @@ def test_no_token_in_logs_or_errors(home, fake_sts, clock, token_file, caplog):
     blob = text + "\n".join(r.getMessage() for r in caplog.records)
     for secret in (TOKEN, frozen.secret_key, frozen.token):
         assert secret not in blob
+
+
+def test_empty_env_token_file_beats_the_profile_key_as_in_botocore(
+    home, fake_sts, clock, token_file
+):
+    write_aws_files(
+        home,
+        f"[profile web]\nrole_arn = {role('Web')}\nweb_identity_token_file = {token_file}\n",
+        credentials="",
+    )
+    env = make_env(home, fake_sts.url, AWS_PROFILE="web", AWS_WEB_IDENTITY_TOKEN_FILE="")
+    with pytest.raises(awsroles.NoCredentialsError):  # botocore: the provider skips
+        awsroles.resolve(env=env, clock=clock)
