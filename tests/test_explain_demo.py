@@ -51,4 +51,4 @@ def test_cli_explain_error_exit_code(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("AWS_DEFAULT_PROFILE", raising=False)
     assert main(["explain", "--profile", "nope"]) == 2
     out = capsys.readouterr().out
-    assert "profile    fails:" in out and "nope" in out
+    assert "profile        fails:" in out and "nope" in out

@@ -77,7 +77,7 @@ class ChainReport(Record):
                 verdict = "skipped" if not applies else "not reached"
             if self.error is not None and name == self.chosen:
                 reason = reason[len("error: ") :]
-            lines.append(f" {mark} {name:<10} {verdict}: {reason}")
+            lines.append(f" {mark} {name:<14} {verdict}: {reason}")
         return "\n".join(lines)
 
 
