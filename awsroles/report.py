@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config.plan import Plan
+from .config.model import Plan
 from .errors import AwsRolesError
 
 

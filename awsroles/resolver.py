@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ._log import get_logger
 from .cached_fetch import CachedStsFetch, generated_session_name
-from .config.plan import Plan, RoleHop
+from .config.model import Plan, RoleHop
 from .credentials import Credentials
 from .refresh import RefreshableCredentials
 

@@ -296,7 +296,7 @@ def _write_profiles(inp: Dict[str, Any], tmp_path: Path) -> Dict[str, str]:
 
 
 def _chain(plan: Any) -> list:
-    from awsroles.config.plan import NamedSource, SsoSource, StaticKeys, WebIdentitySource
+    from awsroles.config.model import NamedSource, SsoSource, StaticKeys, WebIdentitySource
 
     base = plan.base
     if isinstance(base, StaticKeys):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from awsroles.config.plan import NamedSource, StaticKeys, build_plan
+from awsroles.config.model import NamedSource, StaticKeys
+from awsroles.config.plan import build_plan
 from awsroles.errors import (
     CredentialSourceError,
     InvalidConfigError,

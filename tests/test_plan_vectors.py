@@ -5,14 +5,14 @@ import os
 
 import pytest
 
-from awsroles.config.plan import (
+from awsroles.config.model import (
     NamedSource,
     ProcessSource,
     SsoSource,
     StaticKeys,
     WebIdentitySource,
-    build_plan,
 )
+from awsroles.config.plan import build_plan
 from awsroles.errors import ConfigError
 
 DATA = os.path.join(

@@ -34,17 +34,8 @@ from .model import (
     WebIdentitySource,
 )
 
-__all__ = [
-    "Plan",
-    "RoleHop",
-    "StaticKeys",
-    "NamedSource",
-    "WebIdentitySource",
-    "ProcessSource",
-    "SsoSource",
-    "build_plan",
-    "CREDENTIAL_SOURCES",
-]
+# The plan's data types live in awsroles.config.model (imported here for the rules).
+__all__ = ["build_plan", "static_keys", "is_role_profile", "CREDENTIAL_SOURCES"]
 
 #: credential_source values, as the AWS CLI documents them (matched case-insensitively).
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")

@@ -11,7 +11,7 @@ import botocore.exceptions
 import botocore.session
 
 from .._log import get_logger
-from ..config.plan import NamedSource, StaticKeys
+from ..config.model import NamedSource, StaticKeys
 from ..context import Context
 from ..providers.profile import ProfileProvider
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from ..config.plan import Plan, StaticKeys, build_plan, is_role_profile
+from ..config.model import Plan, StaticKeys
+from ..config.plan import build_plan, is_role_profile
 from ..errors import ProfileNotFoundError
 
 
