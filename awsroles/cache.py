@@ -12,17 +12,26 @@ This module sits on the cache-hit fast path: it imports neither requests nor bot
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
 import stat
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from ._log import get_logger
+from .cache_entry import (  # noqa: F401 - the key and entry helpers are part of this API
+    _MAX_ENTRY_BYTES,
+    REQUIRED_FIELDS,
+    _check_key,
+    _parse_entry,
+    _parse_time,
+    _serialise,
+    cache_key,
+    default_cache_dir,
+    entry_expiry,
+    is_valid_entry,
+)
 
 try:
     from typing import Protocol
@@ -42,160 +51,12 @@ __all__ = [
 
 logger = get_logger(__name__)
 
-#: The four strings every reader (botocore, the AWS CLI, awsroles) needs in ``Credentials``.
-REQUIRED_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
-#: Keys that vary per call and are never part of the cache key.
-_PER_CALL_ARGS = ("TokenCode", "WebIdentityToken")
-#: Entries are ~600 bytes; anything far larger is not ours.
-_MAX_ENTRY_BYTES = 1 << 20
 _LOCK_SUFFIX = ".json.lock"
-_STS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-try:  # the builtin module: hashlib loads OpenSSL, a few ms on every warm start
-    from _sha1 import sha1 as _sha1
-except ImportError:  # pragma: no cover - interpreters without it
-    from hashlib import sha1 as _sha1
-
-
-# --- the key --------------------------------------------------------------------------------
-
-
-def cache_key(args: Mapping[str, Any]) -> str:
-    """botocore's ``BaseAssumeRoleCredentialFetcher._create_cache_key`` (reference §5.1).
-
-    ``args`` are the AssumeRole (or AssumeRoleWithWebIdentity) keyword arguments. A falsy
-    ``RoleSessionName`` is dropped, as botocore drops the name it generates in its place.
-    ``TokenCode`` and ``WebIdentityToken`` are dropped too: botocore adds them only at call time.
-    """
-    if "RoleArn" not in args:
-        raise ValueError("cache_key: the AssumeRole arguments must include RoleArn")
-    data = {k: v for k, v in args.items() if k not in _PER_CALL_ARGS}
-    if "RoleSessionName" in data and not data["RoleSessionName"]:
-        del data["RoleSessionName"]
-    if "Policy" in data:
-        policy = data["Policy"]
-        if not isinstance(policy, (str, bytes, bytearray)):
-            raise TypeError("cache_key: Policy must be a JSON document string")
-        data["Policy"] = json.loads(policy)
-    text = json.dumps(data, sort_keys=True)
-    digest = _sha1(text.encode("utf-8")).hexdigest()
-    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
-
-
-def default_cache_dir(env: Mapping[str, str]) -> str:
-    """The AWS CLI's ``~/.aws/cli/cache``, with ``~`` expanded from ``env`` as expanduser does."""
-    if os.name == "nt":  # pragma: no cover - ntpath.expanduser rules
-        home = env.get("USERPROFILE")
-        if home is None and "HOMEPATH" in env:
-            home = env.get("HOMEDRIVE", "") + env["HOMEPATH"]
-        return os.path.join(home or "~", ".aws", "cli", "cache")
-    home = env.get("HOME")
-    if home is None:  # as posixpath.expanduser: the password database
-        import pwd
-
-        home = pwd.getpwuid(os.getuid()).pw_dir
-    return home.rstrip("/") + "/.aws/cli/cache"
-
-
-_BAD_KEY = re.compile(r"[/\\\0]")
-
-
-def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not key or key[0] == "." or _BAD_KEY.search(key):
-        raise ValueError(f"not a usable cache key: {key!r}")
-    return key
-
-
-# --- entries --------------------------------------------------------------------------------
-
-_FAST_TIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?"
-    r"(Z|UTC|GMT|[+-]\d\d:?\d\d)\Z"
-)
-
-
-def _parse_time(value: str) -> datetime:
-    """An ``Expiration`` string as an aware UTC datetime; ValueError when not possible. A
-    naive time is an error here: botocore crashes on it, and the writer's zone is unknown."""
-    from .timestamps import parse_timestamp
-
-    return parse_timestamp(value, naive_is_utc=False)
-
-
-def entry_expiry(data: Mapping[str, Any]) -> datetime:
-    """``data['Credentials']['Expiration']`` as an aware UTC datetime (ValueError if invalid)."""
-    try:
-        value = data["Credentials"]["Expiration"]
-    except (KeyError, TypeError) as exc:
-        raise ValueError("cache entry has no Credentials.Expiration") from exc
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-    if not isinstance(value, str):
-        raise ValueError("Expiration is not a string")
-    return _parse_time(value)
-
-
-def _invalid_reason(data: Any) -> Optional[str]:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    creds = data.get("Credentials")
-    if not isinstance(creds, dict):
-        return "no Credentials object"
-    for name in REQUIRED_FIELDS:
-        value = creds.get(name)
-        if not isinstance(value, str) or not value:
-            return f"Credentials.{name} missing or not a string"
-    try:
-        _parse_time(creds["Expiration"])
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def is_valid_entry(data: Any) -> bool:
-    """True when botocore, the AWS CLI and awsroles can all use ``data`` as a cache entry."""
-    return _invalid_reason(data) is None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
-        return value.strftime(_STS_TIME_FORMAT)  # naive values are taken as UTC
-    raise TypeError(f"a {type(value).__name__} cannot be stored in the credential cache")
-
-
-def _serialise(data: Mapping[str, Any]) -> str:
-    """The exact text botocore/the CLI write: default separators, ASCII, no newline."""
-    try:
-        text = json.dumps(data, default=_json_default)
-    except (TypeError, ValueError) as exc:  # never echo the value: it holds secrets
-        raise ValueError(f"cache entry is not JSON serialisable: {exc}") from None
-    reason = _invalid_reason(json.loads(text))
-    if reason is not None:
-        raise ValueError(f"not a usable cache entry: {reason}")
-    return text
-
-
-def _parse_entry(raw: bytes, key: str, where: str) -> Optional[Dict[str, Any]]:
-    try:
-        data = json.loads(raw)
-    except ValueError:  # UnicodeDecodeError is a ValueError too
-        logger.debug("credential cache miss for %s in %s: not valid JSON", key, where)
-        return None
-    reason = _invalid_reason(data)
-    if reason is not None:
-        logger.debug("credential cache miss for %s in %s: %s", key, where, reason)
-        return None
-    return data
 
 
 # --- the protocol ---------------------------------------------------------------------------
