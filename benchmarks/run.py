@@ -133,10 +133,10 @@ def script_listing() -> List[str]:
         out.append(f"**{title}**")
         out.append("")
         if code:
-            if "{profile" in code:
-                code = code.format(profile="dev")
             if code in no_run:
                 out.append(f"<!-- no-run: {no_run[code]} -->")
+            if "{profile" in code:
+                code = code.format(profile="dev")
             out += ["```python", code.strip(), "```", ""]
     out += [
         "**P5** runs in the runner: `awsroles.resolve(env=..., background_refresh=False)` "
