@@ -75,10 +75,6 @@ class _Worker:
         with self._lock:
             return self._idle.wait_for(lambda: not self._pending, timeout=timeout)
 
-    def busy(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._pending
-
 
 WORKER = _Worker()
 

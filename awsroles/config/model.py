@@ -110,6 +110,19 @@ BaseSource = Any  # one of the classes above
 # --- role hops ----------------------------------------------------------------------------
 
 
+#: RoleHop fields that are AssumeRole parameters of the same name (see sts_params).
+_SHARED_WITH_PARAMS = (
+    "role_arn",
+    "external_id",
+    "duration_seconds",
+    "policy",
+    "policy_arns",
+    "tags",
+    "transitive_tag_keys",
+    "source_identity",
+)
+
+
 class RoleHop(Record):
     """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
 
@@ -132,19 +145,13 @@ class RoleHop(Record):
         empty one) the name counts as generated."""
         from ..sts_params import AssumeRoleParams
 
+        shared = {name: getattr(self, name) for name in _SHARED_WITH_PARAMS}
         return AssumeRoleParams(
-            role_arn=self.role_arn,
             role_session_name=session_name or self.role_session_name or "",
-            external_id=self.external_id,
             serial_number=self.mfa_serial,
             token_code=token_code,
-            duration_seconds=self.duration_seconds,
-            policy=self.policy,
-            policy_arns=self.policy_arns,
-            tags=self.tags,
-            transitive_tag_keys=self.transitive_tag_keys,
-            source_identity=self.source_identity,
             session_name_generated=not self.role_session_name,
+            **shared,
         )
 
     def cache_args(self) -> dict:

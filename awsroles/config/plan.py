@@ -206,7 +206,7 @@ def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]])
 
 
 def _own_credentials(
-    name: str, profile: Any, sso_sessions: Mapping[str, Any], *, top_level: bool
+    name: str, profile: Any, sso_sessions: Mapping[str, Any]
 ) -> Optional[BaseSource]:
     """What a profile supplies by itself, in botocore's profile-provider order:
     web identity, SSO, credentials-file keys, credential_process, config-file keys."""
@@ -243,7 +243,7 @@ def build_plan(
     top = profiles[selected]
     vals = _values(top)
     if not is_role_profile(vals):
-        base = _own_credentials(selected, top, sso_sessions, top_level=True)
+        base = _own_credentials(selected, top, sso_sessions)
         return Plan(selected, base) if base is not None else None
 
     hops = []
@@ -296,7 +296,7 @@ def build_plan(
         src = profiles[source_profile]
         svals = _values(src)
         if _has_static_keys(src) or not is_role_profile(svals):
-            base = _own_credentials(source_profile, src, sso_sessions, top_level=False)
+            base = _own_credentials(source_profile, src, sso_sessions)
             if base is None:
                 raise InvalidConfigError(
                     f"source profile '{source_profile}' (used by profile '{name}') has no "
