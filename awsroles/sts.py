@@ -1,7 +1,7 @@
 """The three STS calls awsroles makes: AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity.
 
-Requests are the form bodies botocore's query serializer sends, signed with SigV4 through
-``botocore.auth`` (imported lazily: importing this module loads no botocore and no requests).
+Requests are the form bodies botocore's query serializer sends, signed with SigV4 by
+:mod:`awsroles.sigv4` (botocore's ``SigV4Auth``, byte for byte, without importing botocore).
 Responses become dicts shaped exactly like botocore's parsed response, which is also the AWS
 CLI cache file content (reference §5.3). Retries: throttling, 5xx and connection errors, with
 botocore's standard-mode backoff (full jitter) through the injected clock.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import platform
 import random
-from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
 
@@ -33,6 +32,7 @@ from .errors import (
     TransportError,
 )
 from .http import HttpRequest, HttpResponse, Timeout, Transport, default_transport
+from .sigv4 import sign
 from .sts_params import AssumeRoleParams
 from .sts_xml import (
     StsResponse,
@@ -129,33 +129,6 @@ _HINTS = {
 }
 
 
-_SIGNER: Any = None
-
-
-def _quiet_sigv4() -> Any:
-    """botocore's SigV4Auth, minus its DEBUG log of the canonical request (which holds the
-    X-Amz-Security-Token), dated by our clock. Built on first use: botocore loads lazily."""
-    global _SIGNER
-    if _SIGNER is None:
-        from botocore.auth import SigV4Auth
-
-        class QuietSigV4Auth(SigV4Auth):
-            def sign(self, request: Any, now: datetime) -> None:
-                request.context["timestamp"] = now.astimezone(timezone.utc).strftime(
-                    "%Y%m%dT%H%M%SZ"
-                )
-                self._modify_request_before_signing(request)
-                canonical = self.canonical_request(request)
-                string_to_sign = self.string_to_sign(request, canonical)
-                self._inject_signature_to_request(request, self.signature(string_to_sign, request))
-
-            def add_auth(self, request: Any) -> None:
-                self.sign(request, datetime.now(timezone.utc))
-
-        _SIGNER = QuietSigV4Auth
-    return _SIGNER
-
-
 class StsClient:
     """Makes STS calls at one endpoint. Thread-safe: it keeps no per-call state."""
 
@@ -221,19 +194,18 @@ class StsClient:
     def _request(self, body: bytes, creds: Optional[Credentials]) -> HttpRequest:
         headers = {"Content-Type": CONTENT_TYPE}
         if creds is not None:
-            from botocore.awsrequest import AWSRequest
-            from botocore.credentials import Credentials as BotoCredentials
-
-            req = AWSRequest(method="POST", url=self._url, data=body, headers=headers)
-            signer = _quiet_sigv4()(
-                BotoCredentials(creds.access_key, creds.secret_key, creds.token),
-                "sts",
-                self.endpoint.signing_region,
+            headers = sign(
+                "POST",
+                self._url,
+                headers,
+                body,
+                access_key=creds.access_key,
+                secret_key=creds.secret_key,
+                token=creds.token,
+                region=self.endpoint.signing_region,
+                service="sts",
+                now=self._clock.now(),
             )
-            signer.sign(req, self._clock.now())
-            headers = {
-                k: (v.decode() if isinstance(v, bytes) else v) for k, v in req.headers.items()
-            }
         headers["User-Agent"] = self._user_agent or default_user_agent()
         return HttpRequest("POST", self._url, headers=headers, body=body, timeout=self._timeout)
 
