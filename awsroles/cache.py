@@ -6,7 +6,7 @@ cannot be read or written is never fatal: a bad entry is a miss, a failed write 
 and logs one warning, and no log record or exception ever carries a secret.
 
 This module sits on the cache-hit fast path: it imports neither requests nor botocore, imports
-``filelock`` only when a lock is taken, and ``dateutil`` only for unusual ``Expiration`` formats.
+the lock code only when a lock is taken, and ``dateutil`` only for unusual ``Expiration`` formats.
 """
 
 from __future__ import annotations
@@ -205,8 +205,9 @@ def _held(entry: _KeyLock, key: str, timeout: float, where: str) -> Iterator[boo
 class FileCache(_CacheBase):
     """``<directory>/<key>.json`` files, byte-compatible with botocore's ``JSONFileCache``.
 
-    Locks are ``<key>.json.lock`` files (``filelock``, ``flock`` on POSIX; the kernel drops the
-    lock when its holder dies). The CLI only ever opens ``<key>.json``, so it ignores them.
+    Locks are ``<key>.json.lock`` files (``flock`` on POSIX, ``filelock`` elsewhere, see
+    :mod:`awsroles._flock`; the kernel drops a lock when its holder dies). The CLI only ever
+    opens ``<key>.json``, so it ignores them.
     """
 
     def __init__(self, directory: str) -> None:
@@ -377,22 +378,20 @@ class FileCache(_CacheBase):
         except OSError as exc:
             self._warn_unwritable(exc)
             return None
+        from ._flock import LockTimeout, acquire
+
         try:
-            import filelock  # only when a lock is actually taken
-        except ImportError:  # a broken install must not stop resolution
-            logger.warning("credential cache: filelock is not installed; not locking %s", key)
-            return None
-        file_lock = filelock.FileLock(lock_path)
-        try:
-            file_lock.acquire(timeout=timeout, poll_interval=0.05)
-        except filelock.Timeout:
+            return acquire(lock_path, timeout, poll_interval=0.05)
+        except LockTimeout:
             msg = "credential cache: waited %.1f s for %s; going on without the lock"
             logger.warning(msg, timeout, lock_path)
+            return None
+        except ImportError:  # no flock here and filelock not installed: a broken install
+            logger.warning("credential cache: filelock is not installed; not locking %s", key)
             return None
         except OSError as exc:
             self._warn_unwritable(exc)
             return None
-        return file_lock
 
 
 def _errname(exc: OSError) -> str:
