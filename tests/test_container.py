@@ -16,7 +16,7 @@ from awsroles.errors import (
     MalformedResponseError,
     TransportError,
 )
-from awsroles.http import HttpResponse, RequestsTransport, default_transport
+from awsroles.http import HttpResponse, StdlibTransport, default_transport
 from awsroles.providers import container
 from awsroles.providers.container import (
     ContainerEndpointError,
@@ -411,7 +411,7 @@ def test_non_recoverable_refresh_error_is_raised(clock, fake):
 def test_default_transport_is_replaced_by_one_without_proxies():
     ctx = Context(env={FULL: LOCAL})
     transport = container._transport(ctx)
-    assert isinstance(transport, RequestsTransport) and transport is not default_transport()
+    assert isinstance(transport, StdlibTransport) and transport is not default_transport()
     assert transport._trust_env is False
     custom = Recorder()
     assert container._transport(Context(env={}, transport=custom)) is custom

@@ -31,7 +31,7 @@ from ..errors import (
     MalformedResponseError,
     TransportError,
 )
-from ..http import HttpRequest, RequestsTransport
+from ..http import HttpRequest
 from ..refresh import RefreshableCredentials
 from .container_env import (
     FULL_URI,
@@ -79,7 +79,7 @@ class ContainerEndpointError(CredentialRetrievalError):
 
 # --- fetching -----------------------------------------------------------------------------
 
-_DIRECT: Optional[RequestsTransport] = None
+_DIRECT: Optional[Any] = None
 
 
 def _transport(ctx: Any) -> Any:
@@ -91,7 +91,9 @@ def _transport(ctx: Any) -> Any:
     transport = ctx.transport
     if transport is default_transport():
         if _DIRECT is None:
-            _DIRECT = RequestsTransport(trust_env=False)
+            from ..http_client import StdlibTransport
+
+            _DIRECT = StdlibTransport(trust_env=False)
         transport = _DIRECT
     return transport
 

@@ -1,0 +1,119 @@
+"""A transport on ``requests``: what the default transport hands over when the environment
+sets a proxy or a requests CA bundle, or a request asks to follow redirects. Users may also pass
+it as ``transport=`` themselves (for example with their own ``requests.Session``).
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from .errors import TransportError
+from .http import HttpRequest, HttpResponse, safe_url
+
+__all__ = ["RequestsTransport"]
+
+
+class RequestsTransport:
+    """A transport on one shared ``requests.Session`` (connection reuse). With ``trust_env``
+    (the default) requests applies the proxy variables, ``NO_PROXY`` and its CA-bundle
+    variables; ``AWS_CA_BUNDLE``, when set, is the CA bundle (as in botocore). ``env``, when
+    given, is read for these variables instead of ``os.environ``."""
+
+    def __init__(self, session=None, *, trust_env: bool = True, env=None) -> None:
+        self._session = session
+        self._trust_env = trust_env
+        self._env = env if trust_env else None
+
+    def _get_session(self):
+        if self._session is None:
+            import requests
+
+            s = requests.Session()
+            s.trust_env = self._trust_env and self._env is None  # else: _from_env()
+            self._session = s
+        return self._session
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import requests
+
+        session = self._get_session()
+        proxies = None
+        verify = (os.environ.get("AWS_CA_BUNDLE") or None) if self._trust_env else None
+        if self._env is not None:
+            proxies, verify = _from_env(self._env, request.url)
+        try:
+            resp = session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=request.timeout,
+                allow_redirects=request.allow_redirects,
+                stream=True,
+                verify=verify,
+                proxies=proxies,
+            )
+        except requests.exceptions.Timeout as exc:
+            raise TransportError(
+                f"timed out after {request.timeout}s talking to {safe_url(request.url)}",
+                url=safe_url(request.url),
+                timeout=True,
+            ) from _strip(exc)
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(
+                f"could not connect to {safe_url(request.url)} ({type(exc).__name__})",
+                url=safe_url(request.url),
+            ) from _strip(exc)
+        try:
+            chunks = []
+            size = 0
+            for chunk in resp.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > request.max_body:
+                    raise TransportError(
+                        f"response from {safe_url(request.url)} is larger than "
+                        f"{request.max_body} bytes; refusing it",
+                        url=safe_url(request.url),
+                    )
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(
+                f"connection to {safe_url(request.url)} broke while reading the response "
+                f"({type(exc).__name__})",
+                url=safe_url(request.url),
+            ) from _strip(exc)
+        finally:
+            resp.close()
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        return HttpResponse(status=resp.status_code, headers=headers, body=body)
+
+
+def _from_env(env, url: str):
+    """The proxies and CA bundle requests would take from ``os.environ``, taken from ``env``
+    (lower-case names win, as in urllib); ``NO_PROXY`` applies."""
+    from urllib.request import proxy_bypass_environment
+
+    values = {}
+    for name, value in env.items():
+        low = name.lower()
+        if value and (name == low or low not in values):
+            values[low] = value
+    proxies = {n[:-6]: v for n, v in values.items() if n.endswith("_proxy") and n != "no_proxy"}
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    if proxies and "no_proxy" in values:
+        if proxy_bypass_environment(host, {"no": values["no_proxy"]}):
+            proxies = {}
+    verify = (
+        env.get("AWS_CA_BUNDLE")
+        or values.get("requests_ca_bundle")
+        or values.get("curl_ca_bundle")
+        or None
+    )
+    return proxies, verify
+
+
+def _strip(exc: BaseException) -> None:
+    """Do not chain the requests exception: its text can include request headers/bodies."""
+    return None
