@@ -237,6 +237,16 @@ def test_signature_is_byte_identical_to_botocore():
     assert ours.headers["Content-Type"] == "application/x-www-form-urlencoded; charset=utf-8"
 
 
+def test_user_agent_names_python_and_os_as_platform_does():
+    import platform
+
+    from awsroles.sts import default_user_agent
+
+    ua = default_user_agent()
+    assert f" python/{platform.python_version()} " in ua
+    assert ua.endswith(f" os/{platform.system().lower() or 'other'}")
+
+
 def test_session_token_is_sent_and_signed():
     sts, transport = client(ok())
     sts.assume_role(TEMP_SOURCE, AssumeRoleParams(ROLE, "sess"))
@@ -817,3 +827,25 @@ def test_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_cold_start_imports_no_botocore_requests_or_filelock():
+    """The path that calls STS (empty cache) signs, sends and locks with the standard library:
+    botocore, requests, urllib3 and filelock stay unloaded (P2 of the benchmarks)."""
+    from awsroles.testing import local_aws
+
+    code = (
+        "import sys, awsroles; "
+        "awsroles.resolve('dev').get_frozen_credentials(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'botocore', 'requests', 'urllib3', 'filelock', 'dateutil'}))"
+    )
+    with local_aws(inherit_environ=False) as aws:
+        env = {k: v for k, v in aws.env.items() if v is not None}
+        env["PATH"] = os.environ.get("PATH", "")
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+        )
+        assert aws.sts.count("AssumeRole") == 1, out.stderr
+    expected = "[]" if os.name == "posix" else "['filelock']"
+    assert out.stdout.strip() == expected, out.stderr
