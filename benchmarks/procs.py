@@ -93,6 +93,7 @@ HEAVY = (
     "xml.etree.ElementTree",
     "http.client",
     "ssl",
+    "filelock",
 )
 MODULES = """
 import sys, json
@@ -185,6 +186,11 @@ def p2_cold_start(homes: Homes, sts: Any, reps: int) -> Dict[str, Any]:
             times[lib].append(wall)
             cpu[lib].append(used)
             calls[lib].append(sts.count("AssumeRole") - before)
+    modules = {}
+    for lib in LIBS:
+        clear_cache(envs[lib]["HOME"])
+        out = run_child(code[lib] + MODULES.format(heavy=HEAVY), envs[lib]).stdout
+        modules[lib] = __import__("json").loads(out)
     return {
         "times": times,
         "median": {k: median(v) for k, v in times.items()},
@@ -192,6 +198,7 @@ def p2_cold_start(homes: Homes, sts: Any, reps: int) -> Dict[str, Any]:
         "cpu": cpu,
         "cpu_median": {k: median(v) for k, v in cpu.items()},
         "assume_role_per_process": {k: sorted(set(v)) for k, v in calls.items()},
+        "modules": modules,
     }
 
 
@@ -286,8 +293,10 @@ def p7_peak_rss(homes: Homes, reps: int) -> Dict[str, Any]:
     }
 
 
-def import_profile(homes: Homes, top: int = 10) -> Dict[str, Any]:
-    """``python -X importtime`` of awsroles' warm path, minus what bare ``python`` imports."""
+def import_profile(homes: Homes, top: int = 10, *, cold: bool = False) -> Dict[str, Any]:
+    """``python -X importtime`` of awsroles' warm path (P1's 2-hop profile, cache filled), or
+    with ``cold`` of its cold path (P2's 1-hop profile, cache emptied first), minus what bare
+    ``python`` imports."""
 
     def parse(stderr: str) -> List[Dict[str, Any]]:
         rows = []
@@ -301,9 +310,14 @@ def import_profile(homes: Homes, top: int = 10) -> Dict[str, Any]:
             )
         return rows
 
-    env = homes.env("warm-awsroles")
+    env = homes.env("cold-awsroles" if cold else "warm-awsroles")
+    code = scripts("one" if cold else "dev")["awsroles"]
+    if cold:
+        clear_cache(env["HOME"])
+    else:
+        run_child(code, env)  # make sure the cache entries exist
     bare = parse(run_child(BARE, env, flags=("-X", "importtime")).stderr)
-    ours = parse(run_child(scripts("dev")["awsroles"], env, flags=("-X", "importtime")).stderr)
+    ours = parse(run_child(code, env, flags=("-X", "importtime")).stderr)
     seen = {r["name"] for r in bare}
     extra = [r for r in ours if r["name"] not in seen]
     top_level = [r for r in extra if r["depth"] == 0]

@@ -73,6 +73,7 @@ def measure(only: List[str], n: Dict[str, int], tmp: str) -> Dict[str, Any]:
         if "P2" in only:
             say(f"P2: cold start, {n['p2']} repetitions ...")
             res["P2"] = procs.p2_cold_start(homes, sts, n["p2"])
+            res["cold_imports"] = procs.import_profile(homes, cold=True)
         if "P3" in only:
             say(f"P3: 16 processes at once, {n['p3']} repetitions ...")
             res["P3"] = procs.p3_stampede(homes, sts, n["p3"])
