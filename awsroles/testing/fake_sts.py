@@ -36,14 +36,18 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
 from ._server import LocalServer
+from ._sts_wire import (
+    _AUTH,
+    _error_xml,
+    _fail,
+    _ok_xml,
+    _signature_ok,
+    _StsError,
+    _validation,
+)
 
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
 
-NS = "https://sts.amazonaws.com/doc/2011-06-15/"
-_AUTH = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
-    r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$"
-)
 _ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 _SESSION = re.compile(r"^[\w+=,.@-]{2,64}$")
 _REDACTED = ("TokenCode", "WebIdentityToken")
@@ -85,58 +89,6 @@ class _Req(NamedTuple):
     headers: Any
 
 
-class _StsError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message = status, code, message
-
-
-_VALIDATION = "1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-_SIG = "The request signature we calculated does not match the signature you provided. "
-_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-# Real STS error codes and messages, by short name.
-# fmt: off
-_ERRORS = {
-    "invalid": (400, "ValidationError", _VALIDATION + "constraint: {constraint}"),
-    "arn": (400, "ValidationError", "{value} is invalid"),
-    "number": (400, "MalformedInput", "{value} is not a number"),
-    "action": (400, "InvalidAction", "Could not find operation {value} for version {version}"),
-    "too_large": (413, "RequestEntityTooLarge", "Request body is too large"),
-    "no_auth": (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
-    "bad_auth": (400, "IncompleteSignature", "Authorization header requires 'Credential', "
-                 "'SignedHeaders' and 'Signature' parameters."),
-    "bad_key": (403, "InvalidClientTokenId",
-                "The security token included in the request is invalid."),
-    "expired": (400, "ExpiredToken", "The security token included in the request is expired"),
-    "service": (403, "SignatureDoesNotMatch",
-                "Credential should be scoped to correct service: 'sts'. "),
-    "date": (403, "SignatureDoesNotMatch", "Date in Credential scope does not match YYYYMMDD "
-             "from ISO-8601 version of date from HTTP"),
-    "signature": (403, "SignatureDoesNotMatch", _SIG + "Check your AWS Secret Access Key and "
-                  "signing method. Consult the service documentation for details."),
-    "denied": (403, "AccessDenied", "User: {value} is not authorized to perform: "
-               "sts:AssumeRole on resource: {role}"),
-    "mfa": (403, "AccessDenied",
-            "MultiFactorAuthentication failed with invalid MFA one time pass code. "),
-    "chaining": (400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour "
-                 "session limit for roles assumed by role chaining."),
-    "max": (400, "ValidationError", _MAX),
-    "jwt": (400, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may "
-            "see this error if you sent an Access Token)"),
-    "web_denied": (403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
-}
-# fmt: on
-
-
-def _fail(name: str, **fmt: Any) -> _StsError:
-    status, code, template = _ERRORS[name]
-    return _StsError(status, code, template.format(**fmt))
-
-
-def _validation(value: Any, field: str, constraint: str) -> _StsError:
-    return _fail("invalid", value=value, field=field, constraint=constraint)
-
-
 def _stable_id(prefix: str, text: str) -> str:
     digest = hashlib.sha1(text.encode()).digest()
     return prefix + "".join(_ALNUM[b % 32] for b in digest[:17])
@@ -162,22 +114,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
-
-
-def _error_xml(code: str, message: str, request_id: str, kind: str = "Sender") -> str:
-    return (
-        f'<ErrorResponse xmlns="{NS}">\n  <Error>\n    <Type>{kind}</Type>\n'
-        f"    <Code>{escape(code)}</Code>\n    <Message>{escape(message)}</Message>\n"
-        f"  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n"
-    )
-
-
-def _ok_xml(action: str, inner: str, request_id: str) -> str:
-    return (
-        f'<{action}Response xmlns="{NS}">\n  <{action}Result>\n{inner}  </{action}Result>\n'
-        f"  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n"
-        f"  </ResponseMetadata>\n</{action}Response>\n"
-    )
 
 
 class FakeSTS(LocalServer):
@@ -537,40 +473,3 @@ class FakeSTS(LocalServer):
             f"</SubjectFromWebIdentityToken>\n    <Audience>{escape(audience)}</Audience>\n"
             f"{xml}    <Provider>{escape(provider)}</Provider>\n"
         )
-
-
-def _signature_ok(
-    h: _Req,
-    body: bytes,
-    principal: _Principal,
-    region: str,
-    signed: List[str],
-    amz_date: str,
-    signature: str,
-) -> bool:
-    """Recompute the SigV4 signature with botocore.auth over exactly the signed headers."""
-    import hmac
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.compat import HTTPHeaders
-    from botocore.credentials import Credentials as BotoCredentials
-
-    values = {name: h.headers.get(name, "") for name in signed}
-
-    class Verifier(SigV4Auth):
-        def headers_to_sign(self, request: Any) -> Any:
-            out = HTTPHeaders()
-            for name in signed:
-                out[name] = values[name]
-            return out
-
-    url = f"http://{values.get('host') or h.headers.get('Host', '')}{h.path}"
-    request = AWSRequest(method=h.command, url=url, data=body, headers=dict(values))
-    request.context["timestamp"] = amz_date
-    verifier = Verifier(
-        BotoCredentials(principal.access_key, principal.secret_key, principal.token), "sts", region
-    )
-    canonical = verifier.canonical_request(request)
-    expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
-    return hmac.compare_digest(expected, signature)
