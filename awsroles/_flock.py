@@ -95,7 +95,10 @@ def acquire(path: str, timeout: float, poll_interval: float = 0.05) -> Any:
 def _filelock(path: str, timeout: float, poll_interval: float) -> _FileLock:
     import filelock
 
-    lock = filelock.FileLock(path, mode=0o600)  # its default would create the file 0644
+    # Create the file first: 0600 (filelock's default is 0644, and its ``mode=`` is 3.10+),
+    # and never through a symlink (older filelock versions follow one).
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600))
+    lock = filelock.FileLock(path)
     try:
         lock.acquire(timeout=timeout, poll_interval=poll_interval)
     except filelock.Timeout:

@@ -370,28 +370,23 @@ class FileCache(_CacheBase):
                         logger.debug("credential cache: unlocking %s: %s", key, _errname(exc))
 
     def _file_lock(self, lock_path: str, key: str, timeout: float) -> Any:
-        try:
-            self._ensure_directory()
-            # Create it ourselves: 0600 from creation, and never through a planted symlink.
-            flags = os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
-            os.close(os.open(lock_path, flags, 0o600))
-        except OSError as exc:
-            self._warn_unwritable(exc)
-            return None
+        """The lock file is created 0600 and never through a planted symlink (_flock)."""
         from ._flock import LockTimeout, acquire
 
         try:
+            self._ensure_directory()
             return acquire(lock_path, timeout, poll_interval=0.05)
         except LockTimeout:
             msg = "credential cache: waited %.1f s for %s; going on without the lock"
             logger.warning(msg, timeout, lock_path)
-            return None
         except ImportError:  # no flock here and filelock not installed: a broken install
             logger.warning("credential cache: filelock is not installed; not locking %s", key)
-            return None
         except OSError as exc:
             self._warn_unwritable(exc)
-            return None
+        except Exception as exc:  # a lock library misbehaving must not stop resolution
+            msg = "credential cache: cannot lock %s (%s); going on without the lock"
+            logger.warning(msg, key, type(exc).__name__)
+        return None
 
 
 def _errname(exc: OSError) -> str:

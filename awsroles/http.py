@@ -13,6 +13,8 @@ timeout).
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Callable, Mapping, Optional, Tuple, Union
 
 from ._record import Record
@@ -25,6 +27,7 @@ __all__ = [
     "StdlibTransport",
     "default_transport",
     "safe_url",
+    "default_user_agent",
 ]
 
 Timeout = Union[float, Tuple[float, float]]
@@ -57,6 +60,31 @@ class HttpResponse(Record):
 
 
 Transport = Callable[[HttpRequest], HttpResponse]
+
+
+_USER_AGENT: Optional[str] = None
+
+
+def default_user_agent() -> str:
+    """``awsroles/<version> python/<version> os/<name>``: sent with every request."""
+    global _USER_AGENT
+    if _USER_AGENT is None:
+        try:
+            from . import __version__ as ver
+        except ImportError:  # pragma: no cover - partial checkouts
+            ver = "0+unknown"
+        _USER_AGENT = f"awsroles/{ver} python/{sys.version.split()[0]} os/{_os_name()}"
+    return _USER_AGENT
+
+
+def _os_name() -> str:
+    """``platform.system().lower()`` without importing platform (3 ms of a cold start)."""
+    if sys.platform.startswith("win"):
+        return "windows"
+    try:
+        return os.uname().sysname.lower() or "other"
+    except AttributeError:  # pragma: no cover
+        return "other"
 
 
 def safe_url(url: str) -> str:

@@ -6,13 +6,16 @@ requests go through ``http.client``, and everything it does not do is handed to
 :class:`~awsroles.http_requests.RequestsTransport`, which behaves as awsroles always did:
 
 - a proxy from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` in either
-  case; requests then applies ``NO_PROXY``);
+  case; requests then applies ``NO_PROXY``), or on macOS and Windows from the system's proxy
+  settings (which requests and botocore read through ``urllib.request.getproxies()``);
 - a request that asks to follow redirects.
 
 TLS is verified against the first CA bundle named by ``AWS_CA_BUNDLE`` (botocore's variable),
 ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (requests' variables, which awsroles honoured
 before), a file or a directory; else certifi's bundle (what botocore and requests use by
 default), else the system's store. ``.netrc`` is not read (botocore does not read it).
+A ``User-Agent`` is added when the caller set none; gzip and deflate bodies (which a server
+should not send, none being asked for) are decoded, as requests would.
 
 Idle connections are kept per (scheme, host, port, CA bundle) and reused; one that the server
 closed while idle is detected before use, and a request that fails on a reused connection
@@ -23,12 +26,13 @@ pool and a new lock.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import InvalidConfigError, TransportError
-from .http import HttpRequest, HttpResponse, Timeout, safe_url
+from .http import HttpRequest, HttpResponse, Timeout, default_user_agent, safe_url
 
 __all__ = ["StdlibTransport"]
 
@@ -37,6 +41,9 @@ _PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy")
 #: Environment variables naming the CA bundle, first set wins.
 _CA_ENV = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 _MAX_IDLE = 4  # idle connections kept per pool key
+#: Sent again on a new connection when a reused one turns out closed (RFC 9110 §9.2.2). A POST
+#: is not: the server may have acted on it (an SSO refresh token may have been spent).
+_IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 _CHUNK = 64 * 1024
 
 
@@ -66,7 +73,9 @@ class StdlibTransport:
             return True
         if not self._trust_env:
             return False
-        return any(k.lower() in _PROXY_ENV and v for k, v in self._env.items())
+        if any(k.lower() in _PROXY_ENV and v for k, v in self._env.items()):
+            return True
+        return self._env is os.environ and _system_proxies()
 
     def _requests(self) -> Any:
         if self._fallback is None:
@@ -96,9 +105,12 @@ class StdlibTransport:
             ) from None
         ca = self._ca_bundle() if scheme == "https" else None
         key = (scheme, parts.hostname, port, ca)
-        target = parts.path or "/"
+        target = _requote(parts.path or "/")
         if parts.query:
-            target += "?" + parts.query
+            target += "?" + _requote(parts.query)
+        headers = dict(request.headers)
+        if not any(name.lower() == "user-agent" for name in headers):
+            headers["User-Agent"] = default_user_agent()
         connect_timeout, read_timeout = _split(request.timeout)
         conn = self._checkout(key)
         reused = conn is not None
@@ -107,11 +119,11 @@ class StdlibTransport:
                 conn = self._connect(key, connect_timeout, request)
             try:
                 conn.sock.settimeout(read_timeout)
-                conn.request(request.method, target, body=request.body, headers=request.headers)
+                conn.request(request.method, target, body=request.body, headers=headers)
                 response = conn.getresponse()
             except Exception as exc:
                 conn.close()
-                if reused and _is_stale(exc):
+                if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
                     conn, reused = None, False  # the server closed it while idle: once more
                     continue
                 raise _failure(exc, request, "talking to", read_timeout) from None
@@ -194,9 +206,8 @@ class StdlibTransport:
 
     def _ca_bundle(self) -> Optional[Tuple[str, str]]:
         """(variable, path) of the CA bundle the environment names, or None."""
-        if not self._trust_env:
-            ca = self._env.get("AWS_CA_BUNDLE")
-            return ("AWS_CA_BUNDLE", ca) if ca else None
+        if not self._trust_env:  # as botocore's container fetcher: certifi's bundle
+            return None
         for name in _CA_ENV:
             value = self._env.get(name)
             if value:
@@ -269,10 +280,43 @@ def _usable(conn: Any) -> bool:
     import select
 
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
+        return not select.select([sock], [], [], 0)[0]
     except (OSError, ValueError):
         return False
-    return not readable
+
+
+def _requote(part: str) -> str:
+    """Percent-encode what may not appear raw in a request target (spaces, non-ASCII), keeping
+    existing escapes and reserved characters, as requests' ``requote_uri`` does."""
+    if all(32 < ord(c) < 127 for c in part):
+        return part
+    from urllib.parse import quote
+
+    return quote(part, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+_SYSTEM_PROXIES: Optional[bool] = None
+
+
+def _system_proxies() -> bool:
+    """True when the system (not the environment) names a proxy: macOS and Windows only, read
+    once per process. Elsewhere ``urllib.request.getproxies()`` reads the environment only."""
+    global _SYSTEM_PROXIES
+    if _SYSTEM_PROXIES is None:
+        if sys.platform not in ("darwin", "win32"):
+            _SYSTEM_PROXIES = False
+        else:  # pragma: no cover - exercised on macOS and Windows
+            try:
+                from urllib.request import getproxies
+
+                _SYSTEM_PROXIES = any(k != "no" and v for k, v in getproxies().items())
+            except Exception:
+                _SYSTEM_PROXIES = False
+    return _SYSTEM_PROXIES
 
 
 def _is_stale(exc: BaseException) -> bool:
@@ -298,7 +342,38 @@ def _read_body(response: Any, request: HttpRequest) -> bytes:
         if size > request.max_body:
             raise _too_large(request)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        body = _decode(body, encoding, request)
+    return body
+
+
+def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), bounded by max_body."""
+    import zlib
+
+    url = safe_url(request.url)
+    if encoding in ("gzip", "x-gzip"):
+        attempts = (16 + zlib.MAX_WBITS,)
+    elif encoding == "deflate":
+        attempts = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    else:
+        raise TransportError(
+            f"response from {url} has Content-Encoding {encoding[:40]!r}, which awsroles "
+            f"cannot decode",
+            url=url,
+        )
+    for wbits in attempts:
+        decoder = zlib.decompressobj(wbits)
+        try:
+            out = decoder.decompress(body, request.max_body + 1)
+        except zlib.error:
+            continue
+        if len(out) > request.max_body:
+            raise _too_large(request)
+        return out
+    raise TransportError(f"response from {url} is not valid {encoding} data", url=url)
 
 
 def _too_large(request: HttpRequest) -> TransportError:

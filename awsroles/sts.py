@@ -12,9 +12,7 @@ repr, or an exception message; STS's own error text is scrubbed of them too.
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
 
@@ -32,7 +30,14 @@ from .errors import (
     ThrottlingError,
     TransportError,
 )
-from .http import HttpRequest, HttpResponse, Timeout, Transport, default_transport
+from .http import (
+    HttpRequest,
+    HttpResponse,
+    Timeout,
+    Transport,
+    default_transport,
+    default_user_agent,
+)
 from .sigv4 import sign
 from .sts_params import AssumeRoleParams
 from .sts_xml import (
@@ -89,29 +94,6 @@ def _form(action: str, kwargs: Mapping[str, Any]) -> List[Tuple[str, str]]:
 
 
 # --- the client -----------------------------------------------------------------------------
-
-_USER_AGENT: Optional[str] = None
-
-
-def default_user_agent() -> str:
-    global _USER_AGENT
-    if _USER_AGENT is None:
-        try:
-            from . import __version__ as ver
-        except ImportError:  # pragma: no cover - partial checkouts
-            ver = "0+unknown"
-        _USER_AGENT = f"awsroles/{ver} python/{sys.version.split()[0]} os/{_os_name()}"
-    return _USER_AGENT
-
-
-def _os_name() -> str:
-    """``platform.system().lower()`` without importing platform (3 ms of a cold start)."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    try:
-        return os.uname().sysname.lower() or "other"
-    except AttributeError:  # pragma: no cover
-        return "other"
 
 
 def _scrub(text: Optional[str], secrets: Sequence[Optional[str]]) -> Optional[str]:

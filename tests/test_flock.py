@@ -587,3 +587,42 @@ def test_file_cache_lock_rejects_a_bad_key(tmp_path):
         with cache.lock("../" + KEY, timeout=0.3):
             pass  # pragma: no cover
     assert not list(tmp_path.iterdir())
+
+
+def test_a_misbehaving_lock_library_does_not_stop_the_cache(tmp_path, monkeypatch, caplog):
+    """Anything the lock raises (an old filelock's TypeError, say) is one warning, and the
+    cache goes on without the lock: a lock problem never fails resolution."""
+    from awsroles.cache import FileCache
+
+    def broken(*args, **kw):
+        raise TypeError("__init__() got an unexpected keyword argument 'mode'")
+
+    monkeypatch.setattr(flock_mod, "acquire", broken)
+    cache = FileCache(str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger="awsroles"):
+        with cache.lock("b" * 40, timeout=1) as held:
+            assert held is False
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"credential cache: cannot lock {'b' * 40} (TypeError); going on without the lock"
+    ]
+
+
+def test_the_filelock_fallback_does_not_need_filelock_mode(tmp_path, monkeypatch):
+    """filelock before 3.10 has no ``mode=``: the fallback must not pass it."""
+    import filelock
+
+    real = filelock.FileLock
+
+    def old_style(path, *args, **kw):
+        assert "mode" not in kw, "filelock < 3.10 would raise TypeError"
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(flock_mod, "fcntl", None)
+    monkeypatch.setattr(filelock, "FileLock", old_style)
+    path = tmp_path / "k.json.lock"
+    handle = acquire(str(path), 0.5)
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    finally:
+        handle.release()

@@ -503,20 +503,36 @@ def test_idle_connection_closed_by_server_is_detected_before_use(serve, transpor
     assert len(server.log) == 2
 
 
-def test_reused_connection_dropped_without_answer_is_retried_once(serve, transport, stale_spy):
+@pytest.mark.parametrize("method", ["PUT", "GET"])
+def test_reused_connection_dropped_without_answer_is_retried_once(
+    serve, transport, stale_spy, method
+):
     server = serve()
     server.drop = lambda h: h.nreq >= 2  # every connection dies on its second request
     assert transport(get(server.url + "/")).body == b"conn=1"
-    response = transport(get(server.url + "/p?n=2", method="POST", body=b"payload-2"))
+    body = b"payload-2" if method == "PUT" else None
+    response = transport(get(server.url + "/p?n=2", method=method, body=body))
     assert response.status == 200
-    assert response.body == b"payload-2"  # the body went again, whole, on the new connection
+    assert response.body == (body or b"conn=2")  # a body went again, whole, on the new one
     assert response.headers["x-conn"] == "2"
     assert server.dropped == 1
     assert len(stale_spy) == 1
     assert [(rec.conn, rec.path, rec.body) for rec in server.log] == [
         (1, "/", b""),
-        (2, "/p?n=2", b"payload-2"),
+        (2, "/p?n=2", body or b""),
     ]
+
+
+def test_reused_connection_dropped_on_a_post_is_not_sent_again(serve, transport):
+    """The server may have acted on a POST before dropping the connection (an SSO refresh
+    token spent): it is not sent twice; the caller's own retry policy decides."""
+    server = serve()
+    server.drop = lambda h: h.nreq >= 2
+    assert transport(get(server.url + "/")).body == b"conn=1"
+    with pytest.raises(TransportError) as info:
+        transport(get(server.url + "/p", method="POST", body=b"once"))
+    assert "connection broke" in str(info.value)
+    assert server.connections == 1 and server.dropped == 1
 
 
 def test_fresh_connection_dropped_without_answer_is_not_retried(serve, transport):
@@ -551,7 +567,7 @@ def test_read_timeout_on_reused_connection_is_not_retried(serve, transport, stal
     assert info.value.timeout is True
     assert server.connections == 1
     assert len(server.log) == 2  # the POST was not sent again
-    assert stale_spy == ["TimeoutError"]
+    assert stale_spy in (["TimeoutError"], ["timeout"])  # socket.timeout before 3.10
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -1148,3 +1164,123 @@ def test_importing_the_module_does_not_import_requests():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, cwd=root)
     assert result.returncode == 0, result.stderr.decode()
+
+
+# --- what http.client does not do by itself -------------------------------------------------
+
+
+def test_a_user_agent_is_sent_unless_the_caller_set_one(server, transport):
+    from awsroles.http import default_user_agent
+
+    transport(get(server.url + "/a"))
+    transport(get(server.url + "/b", headers={"user-agent": "mine/1"}))
+    first, second = server.log
+    assert first.header("User-Agent") == default_user_agent()
+    assert default_user_agent().startswith("awsroles/")
+    assert second.header("User-Agent") == "mine/1"
+    assert [k for k, _ in second.headers if k.lower() == "user-agent"] == ["user-agent"]
+
+
+def _compressed(kind: str, data: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    if kind == "gzip":
+        return gzip.compress(data)
+    if kind == "deflate":
+        return zlib.compress(data)
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # raw deflate, as some servers send
+    return raw.compress(data) + raw.flush()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "deflate", "raw-deflate"])
+def test_compressed_bodies_are_decoded(serve, transport, kind):
+    data = b'{"Code": "Success", "Token": "' + b"x" * 5000 + b'"}'
+    encoding = "deflate" if kind == "raw-deflate" else kind
+    packed = _compressed(kind, data)
+    server = serve(lambda h, rec: send(h, 200, packed, headers=(("Content-Encoding", encoding),)))
+    response = transport(get(server.url + "/"))
+    assert response.body == data
+    assert response.headers["content-encoding"] == encoding
+
+
+def test_a_compression_bomb_is_refused_by_max_body(serve, transport):
+    bomb = _compressed("gzip", b"\0" * (4 * 1024 * 1024))
+    assert len(bomb) < 64 * 1024
+    server = serve(lambda h, rec: send(h, 200, bomb, headers=(("Content-Encoding", "gzip"),)))
+    with pytest.raises(TransportError) as info:
+        transport(get(server.url + "/"))
+    assert "larger than 1048576 bytes" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "encoding, body, words",
+    [("br", b"\x0b\x02", "cannot decode"), ("gzip", b"not gzip at all", "not valid gzip")],
+)
+def test_unknown_or_broken_encodings_are_typed_errors(serve, transport, encoding, body, words):
+    server = serve(lambda h, rec: send(h, 200, body, headers=(("Content-Encoding", encoding),)))
+    with pytest.raises(TransportError) as info:
+        transport(get(server.url + "/x?secret=1"))
+    assert words in str(info.value) and "secret" not in str(info.value)
+
+
+def test_spaces_and_non_ascii_in_the_path_are_percent_encoded(server, transport):
+    response = transport(get(server.url + "/a b/é%20c?q=x y"))
+    assert response.status == 200
+    assert server.log[0].path == "/a%20b/%C3%A9%20c?q=x%20y"
+
+
+def test_without_trust_env_no_ca_variable_is_used(make_transport):
+    """The container provider's transport verifies with certifi's bundle, as botocore's
+    container fetcher does, whatever the CA variables say."""
+    env = {"AWS_CA_BUNDLE": "/nonexistent", "REQUESTS_CA_BUNDLE": "/nonexistent"}
+    assert make_transport(env=env, trust_env=False)._ca_bundle() is None
+    assert make_transport(env=env)._ca_bundle() == ("AWS_CA_BUNDLE", "/nonexistent")
+
+
+def test_system_proxy_settings_are_read_only_on_macos_and_windows(monkeypatch):
+    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
+    monkeypatch.setattr(http_client.sys, "platform", "linux")
+    assert http_client._system_proxies() is False
+    import urllib.request
+
+    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
+    monkeypatch.setattr(http_client.sys, "platform", "darwin")
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"https": "http://proxy:3128"})
+    assert http_client._system_proxies() is True
+    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"no": "localhost"})
+    assert http_client._system_proxies() is False
+
+
+def test_system_proxies_hand_the_request_to_requests(server, monkeypatch, requests_spy):
+    monkeypatch.setattr(http_client, "_system_proxies", lambda: True)
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # requests then goes direct, through itself
+    transport = StdlibTransport()
+    try:
+        assert transport(get(server.url + "/s")).body == b"conn=1"
+    finally:
+        transport.close()
+    assert requests_spy == [server.url + "/s"]
+
+
+@pytest.mark.skipif(not hasattr(select, "poll"), reason="select.poll is POSIX")
+def test_reuse_survives_descriptors_above_fd_setsize(server, transport):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if min(soft, hard if hard > 0 else soft) < 1200:
+        pytest.skip("needs at least 1200 open files")
+    fds = []
+    try:
+        while not fds or fds[-1] < 1100:
+            fds.append(os.open(os.devnull, os.O_RDONLY))
+        transport(get(server.url + "/1"))
+        transport(get(server.url + "/2"))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert server.connections == 1
