@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from .errors import InvalidConfigError, TransportError
 from .http import HttpRequest, HttpResponse, Timeout, default_user_agent, safe_url
+from .http_body import read_body
 
 __all__ = ["StdlibTransport"]
 
@@ -44,7 +45,6 @@ _MAX_IDLE = 4  # idle connections kept per pool key
 #: Sent again on a new connection when a reused one turns out closed (RFC 9110 §9.2.2). A POST
 #: is not: the server may have acted on it (an SSO refresh token may have been spent).
 _IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
-_CHUNK = 64 * 1024
 
 
 class StdlibTransport:
@@ -129,7 +129,7 @@ class StdlibTransport:
                 raise _failure(exc, request, "talking to", read_timeout) from None
             break
         try:
-            body = _read_body(response, request)
+            body = read_body(response, request)
         except TransportError:
             conn.close()
             raise
@@ -325,62 +325,6 @@ def _is_stale(exc: BaseException) -> bool:
     return isinstance(
         exc,
         (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError),
-    )
-
-
-def _read_body(response: Any, request: HttpRequest) -> bytes:
-    length = response.getheader("Content-Length")
-    if length and length.isdigit() and int(length) > request.max_body:
-        raise _too_large(request)
-    chunks = []
-    size = 0
-    while True:
-        chunk = response.read(_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > request.max_body:
-            raise _too_large(request)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
-    if encoding and encoding != "identity":
-        body = _decode(body, encoding, request)
-    return body
-
-
-def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
-    """gzip or deflate (zlib-wrapped or raw, as servers send both), bounded by max_body."""
-    import zlib
-
-    url = safe_url(request.url)
-    if encoding in ("gzip", "x-gzip"):
-        attempts = (16 + zlib.MAX_WBITS,)
-    elif encoding == "deflate":
-        attempts = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
-    else:
-        raise TransportError(
-            f"response from {url} has Content-Encoding {encoding[:40]!r}, which awsroles "
-            f"cannot decode",
-            url=url,
-        )
-    for wbits in attempts:
-        decoder = zlib.decompressobj(wbits)
-        try:
-            out = decoder.decompress(body, request.max_body + 1)
-        except zlib.error:
-            continue
-        if len(out) > request.max_body:
-            raise _too_large(request)
-        return out
-    raise TransportError(f"response from {url} is not valid {encoding} data", url=url)
-
-
-def _too_large(request: HttpRequest) -> TransportError:
-    return TransportError(
-        f"response from {safe_url(request.url)} is larger than {request.max_body} bytes; "
-        f"refusing it",
-        url=safe_url(request.url),
     )
 
 

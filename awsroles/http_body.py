@@ -1,0 +1,71 @@
+"""Reading a response body the way every awsroles caller needs it: whole, bounded by the
+request's ``max_body`` (before and after decompression), and decoded when a server compressed
+it anyway (gzip or deflate, as requests would decode them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import TransportError
+from .http import HttpRequest, safe_url
+
+__all__ = ["read_body"]
+
+_CHUNK = 64 * 1024
+
+
+def read_body(response: Any, request: HttpRequest) -> bytes:
+    length = response.getheader("Content-Length")
+    if length and length.isdigit() and int(length) > request.max_body:
+        raise _too_large(request)
+    chunks = []
+    size = 0
+    while True:
+        chunk = response.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > request.max_body:
+            raise _too_large(request)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        body = _decode(body, encoding, request)
+    return body
+
+
+def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), bounded by max_body."""
+    import zlib
+
+    url = safe_url(request.url)
+    if encoding in ("gzip", "x-gzip"):
+        attempts = (16 + zlib.MAX_WBITS,)
+    elif encoding == "deflate":
+        attempts = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    else:
+        raise TransportError(
+            f"response from {url} has Content-Encoding {encoding[:40]!r}, which awsroles "
+            f"cannot decode",
+            url=url,
+        )
+    for wbits in attempts:
+        decoder = zlib.decompressobj(wbits)
+        try:
+            out = decoder.decompress(body, request.max_body + 1)
+        except zlib.error:
+            continue
+        if len(out) > request.max_body:
+            raise _too_large(request)
+        return out
+    raise TransportError(f"response from {url} is not valid {encoding} data", url=url)
+
+
+def _too_large(request: HttpRequest) -> TransportError:
+    return TransportError(
+        f"response from {safe_url(request.url)} is larger than {request.max_body} bytes; "
+        f"refusing it",
+        url=safe_url(request.url),
+    )
