@@ -3,9 +3,9 @@
 Every network call in awsroles goes through a ``Transport`` so tests can pass an in-memory
 one (see :mod:`awsroles.testing`). The default transport is
 :class:`~awsroles.http_client.StdlibTransport` (``http.client``, with connection reuse; bodies
-read by :mod:`awsroles.http_body`), which
-hands proxied requests and redirects to :class:`~awsroles.http_requests.RequestsTransport`.
-Both are imported on first use, so processes served from the cache import neither.
+read by :mod:`awsroles.http_body`), which hands proxied requests and redirects to
+:class:`~awsroles.http_requests.RequestsTransport`. Both are imported on first use, so
+processes served from the cache import neither.
 
 A transport returns an :class:`HttpResponse` for every HTTP answer, whatever the status, and
 raises :class:`awsroles.errors.TransportError` when no answer arrived (refused, reset, DNS,
