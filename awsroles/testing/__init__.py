@@ -12,8 +12,9 @@
   container credential endpoint, authorization enforced.
 - :class:`FakeIMDS` (``awsroles.testing.fake_imds``): EC2 instance metadata with IMDSv2
   tokens enforced.
-- :class:`FakeSSOPortal`, :func:`write_token_cache` (``awsroles.testing.fake_sso``): the SSO
-  portal and a token cache shaped like the AWS CLI v2's.
+- :class:`FakeSSOPortal` (``awsroles.testing.fake_sso``) and :func:`write_token_cache`
+  (``awsroles.testing.sso_cache``): the SSO portal and a token cache shaped like the AWS CLI
+  v2's.
 - :class:`ReplayTransport` (``awsroles.testing.replay``): serves recorded HTTP traffic in
   order and checks each request against the recording.
 - ``awsroles.testing.pytest_plugin``: pytest fixtures ``awsroles_local``, ``awsroles_sts`` and
@@ -52,7 +53,7 @@ _LAZY = {
     "FakeContainerEndpoint": "awsroles.testing.fake_container",
     "FakeIMDS": "awsroles.testing.fake_imds",
     "FakeSSOPortal": "awsroles.testing.fake_sso",
-    "write_token_cache": "awsroles.testing.fake_sso",
+    "write_token_cache": "awsroles.testing.sso_cache",
     "ReplayTransport": "awsroles.testing.replay",
 }
 

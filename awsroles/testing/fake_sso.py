@@ -16,8 +16,9 @@ header against the registered access tokens (unknown or expired: 401
 ``ForbiddenException``). ``POST /token`` is sso-oidc ``CreateToken`` with
 ``grantType=refresh_token``. Errors are shaped like the real services' (``x-amzn-ErrorType``
 header, JSON body). Every request is recorded in :attr:`FakeSSOPortal.calls` without the
-access token, refresh token or client secret. :func:`write_token_cache` writes a token file
-exactly as the AWS CLI v2's ``aws sso login`` does.
+access token, refresh token or client secret. :func:`write_token_cache` (in
+:mod:`awsroles.testing.sso_cache`, re-exported here) writes a token file exactly as the AWS
+CLI v2's ``aws sso login`` does.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import os
 import secrets
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
@@ -38,12 +39,11 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
 from ._server import LocalServer
+from .sso_cache import token_cache_path, write_token_cache
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
 
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-When = Union[datetime, str]
 
 
 class SsoCall(NamedTuple):
@@ -61,62 +61,6 @@ class _Client(NamedTuple):
     client_secret: str
     expires_in: int
     rotate: bool
-
-
-def _fmt(when: When) -> str:
-    if isinstance(when, str):
-        return when
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return when.strftime(_TIME)
-
-
-def token_cache_path(home: Union[str, os.PathLike], session_name_or_start_url: str) -> str:
-    digest = hashlib.sha1(session_name_or_start_url.encode("utf-8")).hexdigest()
-    return os.path.join(os.fspath(home), ".aws", "sso", "cache", digest + ".json")
-
-
-def write_token_cache(
-    home: Union[str, os.PathLike],
-    session_name_or_start_url: str,
-    token: str,
-    expires_at: When,
-    *,
-    start_url: Optional[str] = None,
-    region: str = "us-east-1",
-    refresh_token: Optional[str] = None,
-    client_id: Optional[str] = None,
-    client_secret: Optional[str] = None,
-    registration_expires_at: Optional[When] = None,
-) -> str:
-    """Write ``<home>/.aws/sso/cache/<sha1>.json`` as the AWS CLI v2 writes it and return its
-    path. For a legacy profile pass the start URL (it is the key and the ``startUrl``); for an
-    sso-session pass the session name and ``start_url``. The client registration fields are
-    written when ``client_id`` is given (``aws sso login`` for an sso-session always writes
-    them). Same bytes as the CLI: ``json.dumps`` defaults, no newline, mode 0600."""
-    if start_url is None:
-        start_url = session_name_or_start_url
-    doc: Dict[str, Any] = {
-        "startUrl": start_url,
-        "region": region,
-        "accessToken": token,
-        "expiresAt": _fmt(expires_at),
-    }
-    if client_id is not None:
-        doc["clientId"] = client_id
-        doc["clientSecret"] = client_secret or ""
-        doc["registrationExpiresAt"] = _fmt(
-            registration_expires_at or datetime.now(timezone.utc) + timedelta(days=90)
-        )
-    if refresh_token is not None:
-        doc["refreshToken"] = refresh_token
-    path = token_cache_path(home, session_name_or_start_url)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(doc))
-    os.chmod(path, 0o600)
-    return path
 
 
 class _Server(ThreadingHTTPServer):
