@@ -525,7 +525,8 @@ def test_the_fake_is_strict(clock):
     assert "good" not in repr(portal.calls) and all("token" not in c.params for c in portal.calls)
 
 
-def test_real_socket_server_and_default_transport(home, clock):
+@pytest.mark.parametrize("kind", ["stdlib", "requests"])
+def test_real_socket_server_and_default_transport(home, clock, kind):
     with FakeSSOPortal(clock=clock) as portal:
         portal.add_role(ACCOUNT, ROLE)
         portal.login(home, "my-sso", start_url=START)
@@ -535,9 +536,14 @@ def test_real_socket_server_and_default_transport(home, clock):
             clock=clock,
             background_refresh=False,
         )
-        from awsroles.http import RequestsTransport
+        from awsroles.http import RequestsTransport, StdlibTransport
 
-        ctx._transport = RequestsTransport(trust_env=False)
+        # no proxy from this machine's environment: the portal is on 127.0.0.1
+        ctx._transport = (
+            StdlibTransport(trust_env=False)
+            if kind == "stdlib"
+            else RequestsTransport(trust_env=False)
+        )
         creds = sso_credentials(source_of(ctx), ctx).get_frozen_credentials()
         assert creds.account_id == ACCOUNT and portal.count("GetRoleCredentials") == 1
 
