@@ -1,4 +1,5 @@
-"""Reading a small file that someone else controls (token files) without hanging on it."""
+"""Reading a small file that someone else controls (token files) without hanging on it, and
+the ``os.open`` flags awsroles' file code shares (0 where the platform lacks one)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import errno
 import os
 import stat
 
-__all__ = ["read_small_file"]
+__all__ = ["read_small_file", "O_BINARY", "O_CLOEXEC", "O_NOFOLLOW", "O_NONBLOCK"]
 
-_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted at a path must not hang a read
+O_BINARY = getattr(os, "O_BINARY", 0)
+
+_FLAGS = os.O_RDONLY | O_NONBLOCK | O_CLOEXEC
 
 
 def read_small_file(path: str, limit: int) -> bytes:

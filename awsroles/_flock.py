@@ -15,6 +15,8 @@ import os
 import time
 from typing import Any
 
+from ._files import O_CLOEXEC, O_NOFOLLOW
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -22,8 +24,6 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["LockTimeout", "acquire"]
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 #: errno values meaning "this file system does not do flock": use filelock instead.
 _UNSUPPORTED = frozenset(
     getattr(errno, name)
@@ -68,7 +68,7 @@ def acquire(path: str, timeout: float, poll_interval: float = 0.05) -> Any:
     ``OSError`` when the file cannot be opened."""
     if fcntl is None:  # filelock would wait forever on a negative timeout: make it one try
         return _filelock(path, max(0.0, timeout), poll_interval)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -97,7 +97,7 @@ def _filelock(path: str, timeout: float, poll_interval: float) -> _FileLock:
 
     # Create the file first: 0600 (filelock's default is 0644, and its ``mode=`` is 3.10+),
     # and never through a symlink (older filelock versions follow one).
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600))
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600))
     lock = filelock.FileLock(path)
     try:
         lock.acquire(timeout=timeout, poll_interval=poll_interval)

@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+from ._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
 from ._log import get_logger
 from .cache_entry import (  # noqa: F401 - the key and entry helpers are part of this API
     _MAX_ENTRY_BYTES,
@@ -52,11 +53,6 @@ __all__ = [
 logger = get_logger(__name__)
 
 _LOCK_SUFFIX = ".json.lock"
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 # --- the protocol ---------------------------------------------------------------------------
@@ -226,7 +222,7 @@ class FileCache(_CacheBase):
     def load(self, key: str) -> Optional[Dict[str, Any]]:
         path = self.path(key)
         try:  # O_NONBLOCK: a FIFO planted at the path must not hang us
-            fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY)
+            fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -290,7 +286,7 @@ class FileCache(_CacheBase):
                     pass
 
     def _create_temp(self, key: str) -> tuple[int, str]:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
         for _ in range(100):
             tmp = os.path.join(self.directory, f".{key}.{os.urandom(6).hex()}.tmp")
             try:

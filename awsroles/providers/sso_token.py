@@ -25,6 +25,7 @@ import stat
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
 from .._log import get_logger
 from ..errors import CredentialRetrievalError
 
@@ -46,10 +47,6 @@ METHOD = "sso"
 REFRESH_WINDOW = 15 * 60
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_BYTES = 1024 * 1024
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class SsoTokenError(CredentialRetrievalError):
@@ -126,7 +123,7 @@ def read_token(
     hint = login_hint(profile, session_name)
     what = f"sso-session '{session_name}'" if session_name is not None else f"start URL {start_url}"
     try:  # O_NONBLOCK: a FIFO planted at the path must not hang us
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY)
+        fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)
     except FileNotFoundError:
         raise SsoTokenError(
             f"no SSO token for {what} (looked for {path}): you are not logged in.",
@@ -180,7 +177,7 @@ def write_token(path: str, data: Mapping[str, Any]) -> None:
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     payload = json.dumps(data).encode("utf-8")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, flags, 0o600)
     try:
