@@ -29,6 +29,7 @@ __all__ = [
     "default_transport",
     "safe_url",
     "default_user_agent",
+    "ca_bundle",
 ]
 
 Timeout = Union[float, Tuple[float, float]]
@@ -86,6 +87,19 @@ def _os_name() -> str:
         return os.uname().sysname.lower() or "other"
     except AttributeError:  # pragma: no cover
         return "other"
+
+
+#: Environment variables naming the CA bundle, first set wins: botocore's, then requests'.
+CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def ca_bundle(env: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    """(variable, path) of the CA bundle ``env`` names, or None (certifi's bundle)."""
+    for name in CA_BUNDLE_VARIABLES:
+        value = env.get(name)
+        if value:
+            return name, value
+    return None
 
 
 def safe_url(url: str) -> str:

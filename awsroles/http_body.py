@@ -10,7 +10,7 @@ from typing import Any
 from .errors import TransportError
 from .http import HttpRequest, safe_url
 
-__all__ = ["read_body"]
+__all__ = ["read_body", "too_large"]
 
 _CHUNK = 64 * 1024
 
@@ -18,7 +18,7 @@ _CHUNK = 64 * 1024
 def read_body(response: Any, request: HttpRequest) -> bytes:
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > request.max_body:
-        raise _too_large(request)
+        raise too_large(request)
     chunks = []
     size = 0
     while True:
@@ -27,7 +27,7 @@ def read_body(response: Any, request: HttpRequest) -> bytes:
             break
         size += len(chunk)
         if size > request.max_body:
-            raise _too_large(request)
+            raise too_large(request)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = (response.getheader("Content-Encoding") or "").strip().lower()
@@ -58,12 +58,13 @@ def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
         except zlib.error:
             continue
         if len(out) > request.max_body:
-            raise _too_large(request)
+            raise too_large(request)
         return out
     raise TransportError(f"response from {url} is not valid {encoding} data", url=url)
 
 
-def _too_large(request: HttpRequest) -> TransportError:
+def too_large(request: HttpRequest) -> TransportError:
+    """The error for a body over ``request.max_body`` (both transports raise it)."""
     return TransportError(
         f"response from {safe_url(request.url)} is larger than {request.max_body} bytes; "
         f"refusing it",

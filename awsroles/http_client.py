@@ -32,15 +32,20 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import InvalidConfigError, TransportError
-from .http import HttpRequest, HttpResponse, Timeout, default_user_agent, safe_url
+from .http import (
+    HttpRequest,
+    HttpResponse,
+    Timeout,
+    ca_bundle,
+    default_user_agent,
+    safe_url,
+)
 from .http_body import read_body
 
 __all__ = ["StdlibTransport"]
 
 #: Environment variables (either case) that route requests through a proxy: handed to requests.
 _PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy")
-#: Environment variables naming the CA bundle, first set wins.
-_CA_ENV = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 _MAX_IDLE = 4  # idle connections kept per pool key
 #: Sent again on a new connection when a reused one turns out closed (RFC 9110 §9.2.2). A POST
 #: is not: the server may have acted on it (an SSO refresh token may have been spent).
@@ -60,7 +65,7 @@ class StdlibTransport:
         self._lock = threading.Lock()
         self._idle: Dict[Tuple[Any, ...], List[Any]] = {}
         self._pid = os.getpid()
-        self._ssl: Dict[Optional[str], Any] = {}
+        self._ssl: Dict[Optional[Tuple[str, str]], Any] = {}
         self._fallback: Any = None
 
     def __repr__(self) -> str:
@@ -136,15 +141,15 @@ class StdlibTransport:
         except Exception as exc:
             conn.close()
             raise _failure(exc, request, "reading the response from", read_timeout) from None
-        headers: Dict[str, str] = {}
+        received: Dict[str, str] = {}
         for name, value in response.getheaders():
             lname = name.lower()
-            headers[lname] = f"{headers[lname]}, {value}" if lname in headers else value
+            received[lname] = f"{received[lname]}, {value}" if lname in received else value
         if response.will_close:
             conn.close()
         else:
             self._checkin(key, conn)
-        return HttpResponse(status=response.status, headers=headers, body=body)
+        return HttpResponse(status=response.status, headers=received, body=body)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -208,11 +213,7 @@ class StdlibTransport:
         """(variable, path) of the CA bundle the environment names, or None."""
         if not self._trust_env:  # as botocore's container fetcher: certifi's bundle
             return None
-        for name in _CA_ENV:
-            value = self._env.get(name)
-            if value:
-                return name, value
-        return None
+        return ca_bundle(self._env)
 
     def _ssl_context(self, ca: Optional[Tuple[str, str]]) -> Any:
         self._after_fork()

@@ -1,6 +1,7 @@
-"""A transport on ``requests``: what the default transport hands over when the environment
-sets a proxy or a requests CA bundle, or a request asks to follow redirects. Users may also pass
-it as ``transport=`` themselves (for example with their own ``requests.Session``).
+"""A transport on ``requests``: what the default transport hands over when a proxy applies
+(from the environment, or the system settings on macOS and Windows) or a request asks to
+follow redirects. Users may also pass it as ``transport=`` themselves (for example with their
+own ``requests.Session``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import os
 from urllib.parse import urlsplit
 
 from .errors import TransportError
-from .http import HttpRequest, HttpResponse, safe_url
+from .http import HttpRequest, HttpResponse, ca_bundle, safe_url
+from .http_body import too_large
 
 __all__ = ["RequestsTransport"]
 
@@ -71,11 +73,7 @@ class RequestsTransport:
             for chunk in resp.iter_content(64 * 1024):
                 size += len(chunk)
                 if size > request.max_body:
-                    raise TransportError(
-                        f"response from {safe_url(request.url)} is larger than "
-                        f"{request.max_body} bytes; refusing it",
-                        url=safe_url(request.url),
-                    )
+                    raise too_large(request)
                 chunks.append(chunk)
             body = b"".join(chunks)
         except requests.exceptions.RequestException as exc:
@@ -105,13 +103,8 @@ def _from_env(env, url: str):
     if proxies and "no_proxy" in values:
         if proxy_bypass_environment(host, {"no": values["no_proxy"]}):
             proxies = {}
-    verify = (
-        env.get("AWS_CA_BUNDLE")
-        or values.get("requests_ca_bundle")
-        or values.get("curl_ca_bundle")
-        or None
-    )
-    return proxies, verify
+    bundle = ca_bundle(env)
+    return proxies, (bundle[1] if bundle else None)
 
 
 def _strip(exc: BaseException) -> None:
