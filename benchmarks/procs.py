@@ -8,6 +8,7 @@ exactly as ``aws`` does (awscli/customizations/assumerole.py), otherwise it has 
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -152,19 +153,11 @@ def p1_warm_start(homes: Homes, sts: Any, reps: int) -> Dict[str, Any]:
             wall, used = time_child(code[name], envs[name])
             times[name].append(wall)
             cpu[name].append(used)
-    modules = {}
-    for lib in ("bare",) + LIBS:
-        out = run_child(code[lib] + MODULES.format(heavy=HEAVY), envs[lib]).stdout
-        modules[lib] = __import__("json").loads(out)
     return {
-        "times": times,
-        "median": {k: median(v) for k, v in times.items()},
-        "min": {k: min(v) for k, v in times.items()},
-        "cpu": cpu,
-        "cpu_median": {k: median(v) for k, v in cpu.items()},
+        **_summary(times, cpu),
         "sts_calls_during_runs": sts.count("AssumeRole") - before,
         "written": written,
-        "modules": modules,
+        "modules": _modules(code, envs, ("bare",) + LIBS),
     }
 
 
@@ -186,20 +179,35 @@ def p2_cold_start(homes: Homes, sts: Any, reps: int) -> Dict[str, Any]:
             times[lib].append(wall)
             cpu[lib].append(used)
             calls[lib].append(sts.count("AssumeRole") - before)
-    modules = {}
-    for lib in LIBS:
-        clear_cache(envs[lib]["HOME"])
-        out = run_child(code[lib] + MODULES.format(heavy=HEAVY), envs[lib]).stdout
-        modules[lib] = __import__("json").loads(out)
+    return {
+        **_summary(times, cpu),
+        "assume_role_per_process": {k: sorted(set(v)) for k, v in calls.items()},
+        "modules": _modules(code, envs, LIBS, cold=True),
+    }
+
+
+def _summary(times: Dict[str, List[float]], cpu: Dict[str, List[float]]) -> Dict[str, Any]:
     return {
         "times": times,
         "median": {k: median(v) for k, v in times.items()},
         "min": {k: min(v) for k, v in times.items()},
         "cpu": cpu,
         "cpu_median": {k: median(v) for k, v in cpu.items()},
-        "assume_role_per_process": {k: sorted(set(v)) for k, v in calls.items()},
-        "modules": modules,
     }
+
+
+def _modules(
+    code: Dict[str, str], envs: Dict[str, Dict[str, str]], libs: Any, *, cold: bool = False
+) -> Dict[str, Any]:
+    """How many modules each script loads, and which heavy ones (cache emptied first when
+    ``cold``)."""
+    out = {}
+    for lib in libs:
+        if cold:
+            clear_cache(envs[lib]["HOME"])
+        stdout = run_child(code[lib] + MODULES.format(heavy=HEAVY), envs[lib]).stdout
+        out[lib] = json.loads(stdout)
+    return out
 
 
 def _gated_run(code: str, env: Dict[str, str], n: int) -> Dict[str, Any]:
@@ -283,7 +291,7 @@ def p7_peak_rss(homes: Homes, reps: int) -> Dict[str, Any]:
     for _ in range(reps):
         for name in kib:
             out = run_child(code[name] + RSS, envs[name], launcher=SH_FORK).stdout
-            maxrss, own_peak = __import__("json").loads(out)
+            maxrss, own_peak = json.loads(out)
             kib[name].append(maxrss)
             hwm[name].append(own_peak)
     return {

@@ -241,10 +241,7 @@ def details(res: Dict[str, Any]) -> List[str]:
             "",
             f"- STS calls made during the timed warm runs: {p['sts_calls_during_runs']} "
             f"(cache entries written first: {p['written']})",
-            f"- modules loaded: bare {mods['bare']['modules']}, awsroles "
-            f"{mods['awsroles']['modules']}, botocore {mods['botocore']['modules']}",
-            f"- heavy modules on awsroles' warm path: {mods['awsroles']['heavy'] or 'none'} "
-            f"(botocore's: {mods['botocore']['heavy']})",
+            *_module_lines(mods, "warm"),
             "",
         ]
     if "imports" in res:
@@ -271,15 +268,8 @@ def details(res: Dict[str, Any]) -> List[str]:
                 + ", ".join(f"{x:.0f}" for x in v)
             )
         out += ["", _cpu_line(p, None), ""]
-        mods = p.get("modules")
-        if mods:
-            out += [
-                f"- modules loaded: awsroles {mods['awsroles']['modules']}, botocore "
-                f"{mods['botocore']['modules']}",
-                f"- heavy modules on awsroles' cold path: {mods['awsroles']['heavy'] or 'none'} "
-                f"(botocore's: {mods['botocore']['heavy']})",
-                "",
-            ]
+        if p.get("modules"):
+            out += [*_module_lines(p["modules"], "cold"), ""]
     if "cold_imports" in res:
         out += _import_table(res["cold_imports"], "P2", "cold")
     if "P3" in res:
@@ -372,3 +362,12 @@ def _import_table(imp: Dict[str, Any], target: str, path: str) -> List[str]:
     out += [f"| `{r['name']}` | {r['self'] / 1000:.1f} |" for r in imp["top_self"]]
     out.append("")
     return out
+
+
+def _module_lines(mods: Dict[str, Any], path: str) -> List[str]:
+    counts = ", ".join(f"{lib} {mods[lib]['modules']}" for lib in mods)
+    return [
+        f"- modules loaded: {counts}",
+        f"- heavy modules on awsroles' {path} path: {mods['awsroles']['heavy'] or 'none'} "
+        f"(botocore's: {mods['botocore']['heavy']})",
+    ]
