@@ -95,42 +95,30 @@ def test_same_headers_as_botocore(url, token):
     assert a == b
 
 
+KNOWN = (
+    "POST",
+    "https://sts.amazonaws.com/",
+    {"Content-Type": CONTENT_TYPE},
+    BODY,
+    "AKIDEXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    None,
+    "us-east-1",
+    "sts",
+    NOW,
+)
+
+
 def test_a_known_signature_stays_stable():
     """A fixed input, so a change in botocore and in awsroles at once cannot go unseen."""
-    headers = dict(
-        ours(
-            "POST",
-            "https://sts.amazonaws.com/",
-            {"Content-Type": CONTENT_TYPE},
-            BODY,
-            "AKIDEXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            None,
-            "us-east-1",
-            "sts",
-            NOW,
-        )
-    )
+    headers = dict(ours(*KNOWN))
     assert headers["X-Amz-Date"] == "20261123T043005Z"
     assert headers["Authorization"].startswith(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/us-east-1/sts/aws4_request, "
         "SignedHeaders=content-type;host;x-amz-date, Signature="
     )
     assert len(headers["Authorization"].rsplit("=", 1)[1]) == 64
-    assert headers == dict(
-        botocore_headers(
-            "POST",
-            "https://sts.amazonaws.com/",
-            {"Content-Type": CONTENT_TYPE},
-            BODY,
-            "AKIDEXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            None,
-            "us-east-1",
-            "sts",
-            NOW,
-        )
-    )
+    assert headers == dict(botocore_headers(*KNOWN))
 
 
 def test_existing_auth_headers_are_replaced_not_doubled():
