@@ -373,15 +373,8 @@ def test_cross_process_exclusion(tmp_path, holder):
         acquire(str(path), 0.3)
     assert 0.25 <= time.monotonic() - start < 2.0
     _stop(proc)
-    handle = acquire(str(path), 2.0)
-    try:
-        # and now the other direction: we hold it, another process using _flock waits out
-        outcome, seconds = _contend("ours", path, 0.3)
-        assert outcome == "timeout"
-        assert 0.25 <= seconds < 2.0
-    finally:
-        handle.release()
-    assert _contend("ours", path, 0.3)[0] == "acquired"
+    # and now the other direction: we hold it, another process using _flock waits out
+    _assert_we_exclude("ours", path, acquire(str(path), 2.0))
 
 
 def test_filelock_holder_excludes_us(tmp_path, holder):
@@ -397,14 +390,19 @@ def test_filelock_holder_excludes_us(tmp_path, holder):
 
 def test_we_exclude_a_filelock_contender(tmp_path):
     path = tmp_path / "k.json.lock"
-    handle = acquire(str(path), 1.0)
+    _assert_we_exclude("filelock", path, acquire(str(path), 1.0))
+
+
+def _assert_we_exclude(kind: str, path, handle) -> None:
+    """While ``handle`` is held a ``kind`` contender process times out; once it is released
+    the contender acquires."""
     try:
-        outcome, seconds = _contend("filelock", path, 0.3)
+        outcome, seconds = _contend(kind, path, 0.3)
         assert outcome == "timeout"
         assert 0.25 <= seconds < 2.0
     finally:
         handle.release()
-    assert _contend("filelock", path, 0.3)[0] == "acquired"
+    assert _contend(kind, path, 0.3)[0] == "acquired"
 
 
 def test_killed_holder_does_not_block(tmp_path, holder):
