@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import threading
+from http.server import ThreadingHTTPServer
 from typing import Any, Optional
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    """The server every fake runs: threaded (daemon threads), a deep backlog (many clients at
+    once: the default is 5), and the port reusable at once after a stop."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: Any  # the fake that owns it, set by LocalServer.start()
 
 
 class LocalServer:
     """Base of the fakes: ``with Fake() as f: f.url``, or ``start()`` / ``stop()``.
 
-    A subclass sets ``_server_class`` (a ``ThreadingHTTPServer`` subclass) and
+    A subclass sets ``_server_class`` (a :class:`FakeHTTPServer` subclass) and
     ``_handler_class``, and calls ``_init_server(host, port)`` in its ``__init__``; the
     handler reaches the fake as ``self.server.fake``."""
 

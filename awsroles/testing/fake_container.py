@@ -37,14 +37,14 @@ import threading
 import time
 from datetime import timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import LocalServer
+from ._server import FakeHTTPServer, LocalServer
 
 __all__ = ["FakeContainerEndpoint", "ContainerRequest"]
 
@@ -66,10 +66,7 @@ class ContainerRequest(NamedTuple):
         return self.auth in ("ok", "not-required")
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # many clients at once: the default backlog is 5
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(FakeHTTPServer):
     fake: FakeContainerEndpoint
 
 

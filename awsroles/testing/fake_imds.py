@@ -44,12 +44,13 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret
+from ._server import FakeHTTPServer
 
 __all__ = ["FakeIMDS", "ImdsRequest", "TOKEN_PATH", "CREDENTIALS_PATH"]
 
@@ -72,10 +73,7 @@ class ImdsRequest(NamedTuple):
     timeout: Any = None
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # many clients at once: the default backlog is 5
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(FakeHTTPServer):
     fake: FakeIMDS
 
     def handle_error(self, request: Any, client_address: Any) -> None:

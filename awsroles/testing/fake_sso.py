@@ -31,14 +31,14 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import LocalServer
+from ._server import FakeHTTPServer, LocalServer
 from .sso_cache import token_cache_path, write_token_cache
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
@@ -63,10 +63,7 @@ class _Client(NamedTuple):
     rotate: bool
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # many clients at once: the default backlog is 5
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(FakeHTTPServer):
     fake: FakeSSOPortal
 
 

@@ -27,7 +27,7 @@ import time
 import uuid
 from datetime import timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import LocalServer
+from ._server import FakeHTTPServer, LocalServer
 from ._sts_wire import (
     _AUTH,
     _error_xml,
@@ -94,10 +94,7 @@ def _stable_id(prefix: str, text: str) -> str:
     return prefix + "".join(_ALNUM[b % 32] for b in digest[:17])
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    allow_reuse_address = True
+class _Server(FakeHTTPServer):
     fake: FakeSTS
 
 
