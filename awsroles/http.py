@@ -103,8 +103,14 @@ def ca_bundle(env: Mapping[str, str]) -> Optional[Tuple[str, str]]:
 
 
 def safe_url(url: str) -> str:
-    """Drop the query string (it may carry identifiers) for messages."""
-    return url.split("?", 1)[0]
+    """The URL for messages: without its query string (it may carry identifiers) and without
+    ``user:password@`` (a URL may carry credentials)."""
+    url = url.split("?", 1)[0]
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        netloc, slash, path = rest.partition("/")
+        url = f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
+    return url
 
 
 _DEFAULT = None

@@ -1284,3 +1284,12 @@ def test_reuse_survives_descriptors_above_fd_setsize(server, transport):
         for fd in fds:
             os.close(fd)
     assert server.connections == 1
+
+
+def test_credentials_in_a_url_never_reach_an_error(transport, refused_port):
+    url = f"http://user:SECRET-PW@127.0.0.1:{refused_port}/x?token=SECRET-Q"
+    with pytest.raises(TransportError) as info:
+        transport(get(url))
+    text = f"{info.value} {info.value!r} {info.value.url}"
+    assert "SECRET" not in text
+    assert info.value.url == f"http://127.0.0.1:{refused_port}/x"
