@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 
@@ -67,11 +66,8 @@ def default_cache_dir(env: Mapping[str, str]) -> str:
     return home.rstrip("/") + "/.aws/cli/cache"
 
 
-_BAD_KEY = re.compile(r"[/\\\0]")
-
-
 def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not key or key[0] == "." or _BAD_KEY.search(key):
+    if not isinstance(key, str) or not key or key[0] == "." or any(c in key for c in "/\\\0"):
         raise ValueError(f"not a usable cache key: {key!r}")
     return key
 

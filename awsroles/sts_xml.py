@@ -8,7 +8,6 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -152,12 +151,6 @@ def parse_error(body: bytes) -> Tuple[Optional[str], Optional[str], Optional[str
         node = parts.get(name)
         fields.append(node.text if node is not None else None)
     return fields[0], fields[1], fields[2], rid
-
-
-_FAST_TS = re.compile(
-    r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?"
-    r"(Z|UTC|GMT|[+-]\d\d:?\d\d)?$"
-)
 
 
 def parse_expiration(value: Any) -> datetime:

@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional, Tuple
 
 __all__ = ["parse_timestamp"]
 
-_FAST = re.compile(
+#: The formats the SDKs write, compiled on first use (the common ones never need it: _fixed).
+_FAST = (
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?"
     r"(Z|UTC|GMT|[+-]\d\d:?\d\d)\Z"
 )
+#: ``YYYY-MM-DDTHH:MM:SS`` followed by one of these: what the AWS CLI, botocore and STS write.
+_FIXED_ZONES = ("Z", "UTC", "+00:00")
+
+
+def _fixed(text: str) -> Optional[Tuple[Optional[str], ...]]:
+    """``_FAST``'s groups for ``YYYY-MM-DDTHH:MM:SS`` + ``Z``/``UTC``/``+00:00``, found
+    without a regex (a compile costs half a millisecond of every warm start); None for
+    anything else. Digits are ``str.isdecimal``, which is what ``\\d`` matches."""
+    if len(text) < 20 or text[19:] not in _FIXED_ZONES:
+        return None
+    if text[4] != "-" or text[7] != "-" or text[10] not in "T " or text[13] != ":":
+        return None
+    if text[16] != ":":
+        return None
+    parts = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19])
+    if not all(part.isdecimal() for part in parts):
+        return None
+    return (*parts, None, text[19:])
 
 
 def parse_timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime:
@@ -27,9 +46,12 @@ def parse_timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime:
         raise ValueError("not a date and time")
     else:
         text = value.strip()
-        m = _FAST.match(text)
-        if m is not None:
-            *fields, frac, zone = m.groups()
+        groups = _fixed(text)
+        if groups is None:
+            m = re.match(_FAST, text)
+            groups = m.groups() if m is not None else None
+        if groups is not None:
+            *fields, frac, zone = groups
             try:
                 micro = int(frac.ljust(6, "0")) if frac else 0
                 dt = datetime(*map(int, fields), micro, tzinfo=timezone.utc)  # type: ignore[misc]

@@ -585,3 +585,42 @@ def test_cache_hit_imports_nothing_heavy(cdir):
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_regex_free_timestamp_path_reads_what_the_regex_reads():
+    """timestamps._fixed (the common layouts, no regex) gives _FAST's groups exactly."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from awsroles import timestamps
+
+    digits = st.text(alphabet="0123456789\u0663\u00b2", min_size=1, max_size=4)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.tuples(digits, digits, digits, digits, digits, digits),
+        st.sampled_from(["-", "/"]),
+        st.sampled_from(["T", " ", "t"]),
+        st.sampled_from(["Z", "UTC", "+00:00", "GMT", "+01:00", "z", ".5Z", ""]),
+    )
+    def check(fields, dash, sep, zone):
+        y, mo, d, h, mi, s = fields
+        text = f"{y}{dash}{mo}{dash}{d}{sep}{h}:{mi}:{s}{zone}"
+        fixed = timestamps._fixed(text)
+        m = re.match(timestamps._FAST, text)
+        if fixed is not None:
+            assert m is not None and fixed == m.groups()
+
+    check()
+    assert timestamps._fixed("2026-11-22T19:02:12UTC") == (
+        "2026",
+        "11",
+        "22",
+        "19",
+        "02",
+        "12",
+        None,
+        "UTC",
+    )

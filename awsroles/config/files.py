@@ -81,8 +81,9 @@ def home_dir(
     return value or home
 
 
-_POSIX_VAR = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
-_WINDOWS_VAR = re.compile(r"%([^%]+)%|\$(\w+|\{[^}]*\})", re.ASCII)
+#: Compiled on first use (through re's cache): most paths have no variable at all.
+_POSIX_VAR = r"\$(\w+|\{[^}]*\})"
+_WINDOWS_VAR = r"%([^%]+)%|\$(\w+|\{[^}]*\})"
 
 
 def _expandvars(path: str, env: Mapping[str, str], windows: bool) -> str:
@@ -97,7 +98,7 @@ def _expandvars(path: str, env: Mapping[str, str], windows: bool) -> str:
 
     if "$" not in path and (not windows or "%" not in path):
         return path
-    return (_WINDOWS_VAR if windows else _POSIX_VAR).sub(replace, path)
+    return re.sub(_WINDOWS_VAR if windows else _POSIX_VAR, replace, path, flags=re.ASCII)
 
 
 def _expanduser(path: str, home: Optional[str], windows: bool) -> str:

@@ -51,7 +51,6 @@ _COMMENT = "#;"
 # A header is "[name]" optionally followed by whitespace and a comment. ``.*`` is greedy, so the
 # name runs to the last "]" before the comment (as configparser's SECTCRE does).
 _HEADER = re.compile(r"\[(?P<name>.*)\]\s*(?:[#;].*)?\Z")
-_PROFILE_PREFIX = re.compile(r"profile\s")
 
 
 class Section(MutableRecord):
@@ -201,10 +200,10 @@ def _strip_inline_comment(text: str) -> str:
 
 def _split_property(text: str) -> tuple[Optional[str], str]:
     """``name = value`` or ``name : value`` -> (name, value); name None when no separator."""
-    match = re.search(r"[=:]", text)
-    if match is None:
+    cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
+    if cut < 0:
         return None, ""
-    return text[: match.start()].strip(), text[match.end() :].strip()
+    return text[:cut].strip(), text[cut + 1 :].strip()
 
 
 def _raw_sections(text: str, path: str) -> list[_RawSection]:
@@ -385,7 +384,7 @@ def parse_config(text: str, path: str) -> ParsedFile:
 
 
 def _classify_credentials(header: str) -> tuple[Optional[str], str]:
-    if _PROFILE_PREFIX.match(header):
+    if header.startswith("profile") and header[7:8].isspace():  # re's r"profile\s"
         return None, "the 'profile ' prefix belongs in the config file only"
     return PROFILE, header
 

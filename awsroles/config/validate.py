@@ -11,9 +11,10 @@ from typing import Any, Optional
 
 from ..errors import InvalidConfigError
 
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-_SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+#: Compiled on first use (through re's cache): most profiles set none of these keys.
+_SESSION_NAME = r"^[\w+=,.@-]{2,64}$"
+_EXTERNAL_ID = r"^[\w+=,.@:/-]{2,1224}$"
+_SOURCE_IDENTITY = r"^[\w+=,.@-]{2,64}$"
 
 
 def duration(raw: Any, profile: Optional[str], where: dict) -> Optional[int]:
@@ -52,7 +53,7 @@ def _text(value: Any) -> bool:
 
 
 def session_name(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
-    if value is not None and not (_text(value) and _SESSION_NAME.match(value)):
+    if value is not None and not (_text(value) and re.match(_SESSION_NAME, value)):
         raise InvalidConfigError(
             f"role_session_name {value!r} must be 2 to 64 characters of letters, digits "
             "and +=,.@_-.",
@@ -64,7 +65,7 @@ def session_name(value: Optional[str], profile: Optional[str], where: dict) -> O
 
 
 def external_id(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
-    if value is not None and not (_text(value) and _EXTERNAL_ID.match(value)):
+    if value is not None and not (_text(value) and re.match(_EXTERNAL_ID, value)):
         raise InvalidConfigError(
             "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
             profile=profile,
@@ -87,7 +88,7 @@ def mfa_serial(value: Optional[str], profile: Optional[str], where: dict) -> Opt
 
 
 def source_identity(value: Optional[str], profile: Optional[str]) -> Optional[str]:
-    if value is not None and not (_text(value) and _SOURCE_IDENTITY.match(value)):
+    if value is not None and not (_text(value) and re.match(_SOURCE_IDENTITY, value)):
         raise InvalidConfigError(
             "source_identity must be 2 to 64 characters of letters, digits and +=,.@_-.",
             profile=profile,
