@@ -71,7 +71,7 @@ def _judge_by_server_clock(creds: Credentials, data: Any, now: Any, label: str) 
 def _shift(creds: Credentials, skew: float) -> Credentials:
     if not skew or creds.expiry is None:
         return creds
-    from datetime import timedelta
+    from .clock import timedelta
 
     return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from .clock import datetime
 from .context import Context
 from .errors import AwsRolesError
 

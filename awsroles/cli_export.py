@@ -20,9 +20,9 @@ import os
 import re
 import shlex
 import sys
-from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
+from .clock import datetime, timezone
 from .credentials import Credentials
 from .errors import AwsRolesError
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Optional
 
 from ._record import Record
+from .clock import datetime, timezone
 
 __all__ = ["Credentials", "redact"]
 

@@ -23,12 +23,11 @@ import os
 import random
 import threading
 import weakref
-from datetime import datetime
 from typing import Any, Callable, Optional
 
 from . import background
 from ._log import get_logger
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import SYSTEM_CLOCK, Clock, datetime
 from .credentials import Credentials
 from .errors import AwsRolesError, MFADeferred, RefreshError
 

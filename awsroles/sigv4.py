@@ -14,10 +14,11 @@ from the secret key.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timezone
 from hashlib import sha256
 from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
+
+from .clock import datetime, timezone
 
 __all__ = ["sign"]
 

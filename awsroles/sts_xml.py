@@ -8,9 +8,9 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .clock import datetime
 from .credentials import Credentials, redact
 from .errors import MalformedResponseError
 

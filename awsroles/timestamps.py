@@ -4,8 +4,9 @@ containers, credential_process, SSO tokens, AWS_CREDENTIAL_EXPIRATION)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Tuple
+
+from .clock import datetime, timedelta, timezone
 
 __all__ = ["parse_timestamp"]
 

@@ -19,10 +19,10 @@ import random
 import re
 import threading
 from collections import OrderedDict
-from datetime import timedelta
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 from .._log import get_logger
+from ..clock import timedelta
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
 from ..http import HttpRequest, HttpResponse

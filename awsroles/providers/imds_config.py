@@ -29,12 +29,12 @@ import ipaddress
 import json
 import math
 import re
-from datetime import datetime
 from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._log import get_logger
 from .._record import Record
+from ..clock import datetime
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, MalformedResponseError
 from ..http import HttpResponse

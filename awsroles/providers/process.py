@@ -26,10 +26,10 @@ import hashlib
 import json
 import sys
 import time
-from datetime import datetime
 from typing import Any, List, Optional, Tuple
 
 from .._log import get_logger
+from ..clock import datetime
 from ..config.model import ProcessSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError

@@ -27,11 +27,11 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from .._log import get_logger
+from ..clock import datetime, timezone
 from ..config.model import SsoSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError

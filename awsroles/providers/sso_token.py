@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
 from .._log import get_logger
+from ..clock import datetime, timedelta
 from ..errors import CredentialRetrievalError
 
 log = get_logger("awsroles")
