@@ -3,12 +3,11 @@ its expiry and its exact bytes. Storage and locking are in :mod:`awsroles.cache`
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 
 from ._log import get_logger
+from .clock import datetime, timezone
 
 logger = get_logger("awsroles.cache")
 
@@ -24,6 +23,73 @@ try:  # the builtin module: hashlib loads OpenSSL, a few ms on every warm start
     from _sha1 import sha1 as _sha1
 except ImportError:  # pragma: no cover - interpreters without it
     from hashlib import sha1 as _sha1
+
+try:  # json's own C scanner and string encoder, without the json package, whose import
+    # compiles six regexes (about 2 ms of every warm start). The results are json's exactly.
+    from _json import encode_basestring_ascii as _quote
+    from _json import make_scanner as _make_scanner
+except ImportError:  # pragma: no cover - interpreters without the C accelerator
+    _quote = _make_scanner = None
+
+
+class _Decoding:
+    """What ``json.loads`` gives its scanner: JSONDecoder's defaults."""
+
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # NaN, Infinity, -Infinity: the floats json makes of them
+
+
+_scan = _make_scanner(_Decoding()) if _make_scanner is not None else None
+_WS = " \t\n\r"  # json's WHITESPACE
+
+
+def loads(raw: Any) -> Any:
+    """``json.loads(raw)``: the same values and the same errors (JSONDecodeError, a
+    ValueError), through json's C scanner. Bytes in anything but plain UTF-8 (a BOM, UTF-16,
+    UTF-32), and other interpreters, go to json itself."""
+    if isinstance(raw, (bytes, bytearray)):
+        if _scan is None or raw[:1] in (b"\xef", b"\xfe", b"\xff") or b"\x00" in raw[:4]:
+            return _json_module().loads(raw)
+        text = raw.decode("utf-8", "surrogatepass")  # what json.loads does with UTF-8 bytes
+    elif _scan is None or not isinstance(raw, str) or raw[:1] == "\ufeff":
+        return _json_module().loads(raw)
+    else:
+        text = raw
+    start = len(text) - len(text.lstrip(_WS))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as exc:
+        raise _json_module().JSONDecodeError("Expecting value", text, exc.value) from None
+    rest = text[end:].lstrip(_WS)
+    if rest:
+        raise _json_module().JSONDecodeError("Extra data", text, len(text) - len(rest))
+    return value
+
+
+def _key_text(data: Mapping[str, Any]) -> str:
+    """``json.dumps(data, sort_keys=True)``; built directly when every key is a str and
+    every value a str or an int (all AssumeRole arguments but Policy and tags)."""
+    if _quote is not None and all(
+        type(k) is str and type(v) in (str, int) for k, v in data.items()
+    ):
+        items = sorted(data.items())
+        return (
+            "{"
+            + ", ".join(
+                f"{_quote(k)}: {_quote(v) if type(v) is str else int.__repr__(v)}" for k, v in items
+            )
+            + "}"
+        )
+    return _json_module().dumps(data, sort_keys=True)
+
+
+def _json_module() -> Any:
+    import json
+
+    return json
 
 
 # --- the key --------------------------------------------------------------------------------
@@ -45,8 +111,8 @@ def cache_key(args: Mapping[str, Any]) -> str:
         policy = data["Policy"]
         if not isinstance(policy, (str, bytes, bytearray)):
             raise TypeError("cache_key: Policy must be a JSON document string")
-        data["Policy"] = json.loads(policy)
-    text = json.dumps(data, sort_keys=True)
+        data["Policy"] = loads(policy)
+    text = _key_text(data)
     digest = _sha1(text.encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
@@ -131,10 +197,10 @@ def _json_default(value: Any) -> Any:
 def _serialise(data: Mapping[str, Any]) -> str:
     """The exact text botocore/the CLI write: default separators, ASCII, no newline."""
     try:
-        text = json.dumps(data, default=_json_default)
+        text = _json_module().dumps(data, default=_json_default)
     except (TypeError, ValueError) as exc:  # never echo the value: it holds secrets
         raise ValueError(f"cache entry is not JSON serialisable: {exc}") from None
-    reason = _invalid_reason(json.loads(text))
+    reason = _invalid_reason(loads(text))
     if reason is not None:
         raise ValueError(f"not a usable cache entry: {reason}")
     return text
@@ -142,7 +208,7 @@ def _serialise(data: Mapping[str, Any]) -> str:
 
 def _parse_entry(raw: bytes, key: str, where: str) -> Optional[Dict[str, Any]]:
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except ValueError:  # UnicodeDecodeError is a ValueError too
         logger.debug("credential cache miss for %s in %s: not valid JSON", key, where)
         return None
