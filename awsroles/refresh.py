@@ -25,7 +25,6 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from . import background
 from ._log import get_logger
 from .clock import SYSTEM_CLOCK, Clock, datetime
 from .credentials import Credentials
@@ -327,6 +326,8 @@ class RefreshableCredentials:
         if self._scheduled:  # lock-free fast path: one refresh already queued or running
             return
         self._scheduled = True
+        from . import background  # loaded by the first advisory refresh, not by every start
+
         if not background.schedule(id(self), self._advisory_refresh):
             self._scheduled = False
 
