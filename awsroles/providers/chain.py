@@ -45,11 +45,12 @@ def default_providers(ctx: Any) -> List[Any]:
     """env -> profile (assume-role, web identity, SSO, files, process) -> container -> IMDS.
 
     As in botocore, naming a profile in code drops the env provider (AWS_PROFILE does not)."""
-    from .env import EnvProvider
     from .profile import ProfileProvider
 
     providers: List[Any] = []
     if ctx.explicit_profile is None:
+        from .env import EnvProvider
+
         providers.append(EnvProvider())
     providers.append(ProfileProvider())
     providers.append(
