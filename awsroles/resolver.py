@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ._log import get_logger
 from .cached_fetch import CachedStsFetch, generated_session_name
-from .config.model import Plan, RoleHop
+from .config.model import Plan, RoleHop, StaticKeys
 from .credentials import Credentials
 from .refresh import RefreshableCredentials
 
@@ -60,9 +60,13 @@ class HopFetcher(CachedStsFetch):
 def resolve_plan(plan: Plan, ctx) -> Any:
     """Credentials for ``plan``: the base's credential object when there is no hop,
     otherwise a RefreshableCredentials for the outermost hop."""
-    from .providers.sources import base_source
+    current: Any
+    if isinstance(plan.base, StaticKeys):  # the usual base of a role chain: nothing to load
+        current = plan.base.credentials()
+    else:
+        from .providers.sources import base_source
 
-    current: Any = base_source(plan.base, ctx)
+        current = base_source(plan.base, ctx)
     if not plan.hops:
         return current.get() if hasattr(current, "get") else current
     # A cold chain with an MFA hop anywhere holds the outer locks through the prompt: let

@@ -46,6 +46,18 @@ class StaticKeys(Record):
         key = f"access key {self.access_key[:4]}****{tok}"
         return f"static keys of profile '{self.profile}'{where} ({key})"
 
+    def credentials(self) -> Any:
+        """These keys as :class:`~awsroles.credentials.Credentials`."""
+        from ..credentials import Credentials
+
+        return Credentials(
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            token=self.token,
+            account_id=self.account_id,
+            method=self.method,
+        )
+
 
 class NamedSource(Record):
     """``credential_source``: Environment, Ec2InstanceMetadata or EcsContainer."""

@@ -56,13 +56,7 @@ class Lazy:
 def base_source(base: Any, ctx: Any) -> Any:
     """A credential object (with ``get_frozen_credentials``) for the plan's base."""
     if isinstance(base, StaticKeys):
-        return Credentials(
-            access_key=base.access_key,
-            secret_key=base.secret_key,
-            token=base.token,
-            account_id=base.account_id,
-            method=base.method,
-        )
+        return base.credentials()
     if isinstance(base, WebIdentitySource):
         from .web_identity import web_identity_credentials
 
