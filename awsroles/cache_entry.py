@@ -1,5 +1,7 @@
 """What the credential cache stores: the key (botocore's algorithm), the entry's validity,
-its expiry and its exact bytes. Storage and locking are in :mod:`awsroles.cache`."""
+its expiry, its exact bytes and the Credentials it holds (an entry is the STS response
+document, so STS responses are read here too). Storage and locking are in
+:mod:`awsroles.cache`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any, Dict, Mapping, Optional
 
 from ._log import get_logger
 from .clock import datetime, timezone
+from .credentials import Credentials
+from .errors import MalformedResponseError
 
 logger = get_logger("awsroles.cache")
 
@@ -217,3 +221,57 @@ def _parse_entry(raw: bytes, key: str, where: str) -> Optional[Dict[str, Any]]:
         logger.debug("credential cache miss for %s in %s: %s", key, where, reason)
         return None
     return data
+
+
+# --- entries as credentials -----------------------------------------------------------------
+
+
+def account_from_arn(arn: Any) -> Optional[str]:
+    """The account field of an ARN (botocore's ``ArnParser``), or None if not an ARN."""
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) >= 6 else None
+
+
+def credentials_from_response(
+    data: Mapping[str, Any], method: str, *, where: Optional[str] = None
+) -> Credentials:
+    """Credentials from a parsed STS response or an AWS CLI / botocore cache entry.
+
+    Raises MalformedResponseError naming the missing or bad field, never a value.
+    """
+    from .timestamps import parse_timestamp
+
+    origin = where or "STS response"
+
+    def bad(why: str) -> MalformedResponseError:
+        return MalformedResponseError(f"{origin}: {why}")
+
+    if not isinstance(data, Mapping):
+        raise bad("is not a JSON object")
+    creds = data.get("Credentials")
+    if not isinstance(creds, Mapping):
+        raise bad("has no Credentials object")
+    values = {}
+    for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        value = creds.get(name)
+        if not isinstance(value, str) or not value:
+            raise bad(f"Credentials.{name} is missing or not a string")
+        values[name] = value
+    try:
+        expiry = parse_timestamp(creds.get("Expiration"))
+    except ValueError:
+        raise bad("Credentials.Expiration is missing or not a timestamp") from None
+    account = creds.get("AccountId")
+    if not isinstance(account, str) or not account:
+        user = data.get("AssumedRoleUser")
+        account = account_from_arn(user.get("Arn")) if isinstance(user, Mapping) else None
+    return Credentials(
+        values["AccessKeyId"],
+        values["SecretAccessKey"],
+        values["SessionToken"],
+        expiry,
+        account or None,
+        method,
+    )

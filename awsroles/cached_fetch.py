@@ -127,7 +127,7 @@ class CachedStsFetch:
         entry = self._ctx.cache.load(self.key)
         if entry is None:
             return None
-        from .sts_xml import credentials_from_response
+        from .cache_entry import credentials_from_response
 
         try:
             creds = _shift(credentials_from_response(entry, self.method), _skew)

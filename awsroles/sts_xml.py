@@ -8,8 +8,9 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from .cache_entry import account_from_arn, credentials_from_response
 from .clock import datetime
 from .credentials import Credentials, redact
 from .errors import MalformedResponseError
@@ -73,14 +74,6 @@ def _parse_xml(body: bytes) -> Optional[Any]:
         return ET.fromstring(body)
     except ET.ParseError:
         return None
-
-
-def account_from_arn(arn: Any) -> Optional[str]:
-    """The account field of an ARN (botocore's ``ArnParser``), or None if not an ARN."""
-    if not isinstance(arn, str) or not arn.startswith("arn:"):
-        return None
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) >= 6 else None
 
 
 def parse_result(operation: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str, str]]:
@@ -159,47 +152,6 @@ def parse_expiration(value: Any) -> datetime:
     from .timestamps import parse_timestamp
 
     return parse_timestamp(value)
-
-
-def credentials_from_response(
-    data: Mapping[str, Any], method: str, *, where: Optional[str] = None
-) -> Credentials:
-    """Credentials from a parsed STS response or an AWS CLI / botocore cache entry.
-
-    Raises MalformedResponseError naming the missing or bad field, never a value.
-    """
-    origin = where or "STS response"
-
-    def bad(why: str) -> MalformedResponseError:
-        return MalformedResponseError(f"{origin}: {why}")
-
-    if not isinstance(data, Mapping):
-        raise bad("is not a JSON object")
-    creds = data.get("Credentials")
-    if not isinstance(creds, Mapping):
-        raise bad("has no Credentials object")
-    values = {}
-    for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
-        value = creds.get(name)
-        if not isinstance(value, str) or not value:
-            raise bad(f"Credentials.{name} is missing or not a string")
-        values[name] = value
-    try:
-        expiry = parse_expiration(creds.get("Expiration"))
-    except ValueError:
-        raise bad("Credentials.Expiration is missing or not a timestamp") from None
-    account = creds.get("AccountId")
-    if not isinstance(account, str) or not account:
-        user = data.get("AssumedRoleUser")
-        account = account_from_arn(user.get("Arn")) if isinstance(user, Mapping) else None
-    return Credentials(
-        values["AccessKeyId"],
-        values["SecretAccessKey"],
-        values["SessionToken"],
-        expiry,
-        account or None,
-        method,
-    )
 
 
 class StsResponse:
