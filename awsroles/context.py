@@ -83,7 +83,7 @@ class Context:
 
     @property
     def profile_name(self) -> str:
-        from .config.files import selected_profile
+        from .config.paths import selected_profile
 
         return selected_profile(self.env, self.explicit_profile)
 
