@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -72,3 +72,23 @@ class LocalServer:
     @property
     def url(self) -> str:
         return self.base_url
+
+
+def as_handled(request: Any) -> Tuple[Any, str, Any]:
+    """A :data:`awsroles.http.Transport` request as a fake's handler sees an HTTP one: the
+    split URL, the path with its query, and the headers as a case-insensitive
+    ``HTTPMessage``. Used by the fakes' in-memory ``transport()``."""
+    from http.client import HTTPMessage
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(request.url)
+    headers = HTTPMessage()
+    for name, value in request.headers.items():
+        headers[name] = value
+    return parts, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers
+
+
+def read_timeout(request: Any) -> Optional[float]:
+    """The read timeout of a Transport request (``timeout`` is a number or (connect, read))."""
+    timeout = request.timeout
+    return timeout[1] if isinstance(timeout, tuple) else timeout

@@ -1,11 +1,11 @@
 """STS's wire format as :class:`~awsroles.testing.fake_sts.FakeSTS` speaks it: real error
-codes and messages, the XML envelopes, and the SigV4 check (by ``botocore.auth``, the
-reference the client's signer is held to)."""
+codes and messages, the request checks that produce them, the XML, and the SigV4 check (by
+``botocore.auth``, the reference the client's signer is held to)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Tuple
 from xml.sax.saxutils import escape
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -13,6 +13,9 @@ _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
     r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$"
 )
+
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
+_SESSION = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 
 class _StsError(Exception):
@@ -80,6 +83,90 @@ def _ok_xml(action: str, inner: str, request_id: str) -> str:
         f'<{action}Response xmlns="{NS}">\n  <{action}Result>\n{inner}  </{action}Result>\n'
         f"  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n"
         f"  </ResponseMetadata>\n</{action}Response>\n"
+    )
+
+
+def check_common(params: Dict[str, str]) -> Tuple[str, str, int]:
+    """(RoleArn, RoleSessionName, DurationSeconds) of an AssumeRole* request, or the
+    _StsError real STS answers with."""
+    role_arn, session = params.get("RoleArn"), params.get("RoleSessionName")
+    if role_arn is None:
+        raise _validation("null", "roleArn", "Member must not be null")
+    if session is None:
+        raise _validation("null", "roleSessionName", "Member must not be null")
+    if not ROLE_ARN.match(role_arn):
+        raise _fail("arn", value=role_arn)
+    if not _SESSION.match(session):
+        raise _validation(
+            session,
+            "roleSessionName",
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2 to 64",
+        )
+    raw = params.get("DurationSeconds", "3600")
+    try:
+        duration = int(raw)
+    except ValueError:
+        raise _fail("number", value=raw) from None
+    if duration < 900:
+        raise _validation(
+            duration, "durationSeconds", "Member must have value greater than or equal to 900"
+        )
+    if duration > 43200:
+        raise _validation(
+            duration, "durationSeconds", "Member must have value less than or equal to 43200"
+        )
+    return role_arn, session, duration
+
+
+def check_token_code(code: Optional[str]) -> Optional[str]:
+    """``TokenCode`` as STS checks it: absent, or six digits."""
+    if code is not None and not re.match(r"^\d{6}$", code):
+        raise _validation(
+            code,
+            "tokenCode",
+            "Member must have length 6 and satisfy regular expression pattern: [\\d]*",
+        )
+    return code
+
+
+def issued_xml(p: Any, expires: Any) -> str:
+    """``AssumedRoleUser`` and ``Credentials`` of an issued principal (its ``user_id``,
+    ``arn``, keys and token), expiring at the datetime ``expires``."""
+    return (
+        f"    <AssumedRoleUser>\n      <AssumedRoleId>{escape(p.user_id)}</AssumedRoleId>\n"
+        f"      <Arn>{escape(p.arn)}</Arn>\n    </AssumedRoleUser>\n"
+        f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
+        f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
+        f"      <SessionToken>{p.token}</SessionToken>\n"
+        f"      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
+        f"    </Credentials>\n"
+    )
+
+
+def assume_role_xml(issued: str, params: Dict[str, str]) -> str:
+    """An AssumeRole result around ``issued`` (:func:`issued_xml`): SourceIdentity when
+    asked for, PackedPolicySize when a policy or tags were passed."""
+    source_identity = params.get("SourceIdentity")
+    if source_identity:
+        issued = f"    <SourceIdentity>{escape(source_identity)}</SourceIdentity>\n" + issued
+    if any(k == "Policy" or k.startswith(("PolicyArns.", "Tags.")) for k in params):
+        issued += "    <PackedPolicySize>6</PackedPolicySize>\n"
+    return issued
+
+
+def web_identity_xml(issued: str, subject: str, audience: str, provider: str) -> str:
+    return (
+        f"    <SubjectFromWebIdentityToken>{escape(subject)}"
+        f"</SubjectFromWebIdentityToken>\n    <Audience>{escape(audience)}</Audience>\n"
+        f"{issued}    <Provider>{escape(provider)}</Provider>\n"
+    )
+
+
+def caller_xml(caller: Any) -> str:
+    """A GetCallerIdentity result for a principal (``arn``, ``user_id``, ``account``)."""
+    return (
+        f"    <Arn>{escape(caller.arn)}</Arn>\n    <UserId>{caller.user_id}"
+        f"</UserId>\n    <Account>{caller.account}</Account>\n"
     )
 
 

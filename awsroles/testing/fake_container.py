@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import FakeHTTPServer, LocalServer
+from ._server import FakeHTTPServer, LocalServer, as_handled, read_timeout
 
 __all__ = ["FakeContainerEndpoint", "ContainerRequest"]
 
@@ -254,15 +254,12 @@ class FakeContainerEndpoint(LocalServer):
     def transport(self) -> Any:
         """An in-memory :data:`awsroles.http.Transport` answering as the server would, with
         no socket (the server need not be started)."""
-        from http.client import HTTPMessage
-
         from ..errors import TransportError
         from ..http import HttpResponse
 
         def send(request: Any) -> Any:
-            timeout = request.timeout
-            read = timeout[1] if isinstance(timeout, tuple) else timeout
-            parts = urlsplit(request.url)
+            timeout, read = request.timeout, read_timeout(request)
+            parts, path, headers = as_handled(request)
             if self.slow and read is not None and self.slow >= read:
                 auth = self._auth_state(request.headers.get("Authorization"))
                 with self._lock:
@@ -274,10 +271,6 @@ class FakeContainerEndpoint(LocalServer):
                     url=request.url.split("?")[0],
                     timeout=True,
                 )
-            headers = HTTPMessage()
-            for name, value in request.headers.items():
-                headers[name] = value
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             status, out, body = self.handle(request.method, path, headers)
             return HttpResponse(status, {k.lower(): v for k, v in out.items()}, body)
 

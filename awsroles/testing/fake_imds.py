@@ -50,7 +50,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret
-from ._server import FakeHTTPServer
+from ._server import FakeHTTPServer, as_handled, read_timeout
 
 __all__ = ["FakeIMDS", "ImdsRequest", "TOKEN_PATH", "CREDENTIALS_PATH"]
 
@@ -345,9 +345,6 @@ class FakeIMDS:
         """An in-memory :data:`awsroles.http.Transport` answering as the server would (no
         socket; the server need not be started). ``down`` raises a connection error; ``slow``
         longer than the request's timeout raises a timeout at once."""
-        from email.message import Message
-        from urllib.parse import urlsplit
-
         from ..errors import TransportError
         from ..http import HttpResponse
 
@@ -356,14 +353,13 @@ class FakeIMDS:
                 raise TransportError(
                     f"could not connect to {request.url} (ConnectionError)", url=request.url
                 )
-            parts = urlsplit(request.url)
-            timeout = request.timeout
-            read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+            parts, _, headers = as_handled(request)
+            timeout, read = request.timeout, read_timeout(request)
             if (
                 self.slow
                 and (self.slow_path is None or parts.path.startswith(self.slow_path))
-                and read_timeout is not None
-                and self.slow >= read_timeout
+                and read is not None
+                and self.slow >= read
             ):
                 with self._lock:
                     self.requests.append(
@@ -374,9 +370,6 @@ class FakeIMDS:
                     url=request.url,
                     timeout=True,
                 )
-            headers = Message()
-            for name, value in request.headers.items():
-                headers[name] = value
             status, out, body = self._answer(request.method, parts.path, headers, timeout)
             return HttpResponse(status, {k.lower(): v for k, v in out.items()}, body)
 

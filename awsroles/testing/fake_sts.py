@@ -30,26 +30,29 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import FakeHTTPServer, LocalServer
+from ._server import FakeHTTPServer, LocalServer, as_handled
 from ._sts_wire import (
     _AUTH,
+    ROLE_ARN,
     _error_xml,
     _fail,
     _ok_xml,
     _signature_ok,
     _StsError,
-    _validation,
+    assume_role_xml,
+    caller_xml,
+    check_common,
+    check_token_code,
+    issued_xml,
+    web_identity_xml,
 )
 
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
 
-_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
-_SESSION = re.compile(r"^[\w+=,.@-]{2,64}$")
 _REDACTED = ("TokenCode", "WebIdentityToken")
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -283,10 +286,7 @@ class FakeSTS(LocalServer):
                 if action == "AssumeRole":
                     inner = self._assume_role(params, caller)
                 else:
-                    inner = (
-                        f"    <Arn>{escape(caller.arn)}</Arn>\n    <UserId>{caller.user_id}"
-                        f"</UserId>\n    <Account>{caller.account}</Account>\n"
-                    )
+                    inner = caller_xml(caller)
             status, body = 200, _ok_xml(action, inner, request_id)
         except _StsError as err:
             kind = "Receiver" if err.status >= 500 else "Sender"
@@ -299,19 +299,12 @@ class FakeSTS(LocalServer):
     def transport(self) -> Any:
         """An in-memory :data:`awsroles.http.Transport` answering as this server would,
         with no socket: pass it as ``transport=`` (the server need not be started)."""
-        from http.client import HTTPMessage
-        from urllib.parse import urlsplit
-
         from ..http import HttpResponse
 
         def send(request: Any) -> Any:
-            parts = urlsplit(request.url)
-            headers = HTTPMessage()
-            for name, value in request.headers.items():
-                headers[name] = value
+            parts, path, headers = as_handled(request)
             if "Host" not in headers:
                 headers["Host"] = parts.netloc
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             status, body, request_id = self.handle(
                 request.method, path, headers, request.body or b""
             )
@@ -352,7 +345,7 @@ class FakeSTS(LocalServer):
         return principal
 
     def _issue(self, role_arn: str, session: str, duration: int) -> Tuple[_Principal, str]:
-        acct, role_name = _ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
+        acct, role_name = ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
         now = self.clock.now()
         expires = now + timedelta(seconds=duration)
         with self._lock:
@@ -370,45 +363,7 @@ class FakeSTS(LocalServer):
                 expires.timestamp(),
             )
             self._keys[key] = p
-        xml = (
-            f"    <AssumedRoleUser>\n      <AssumedRoleId>{escape(p.user_id)}</AssumedRoleId>\n"
-            f"      <Arn>{escape(p.arn)}</Arn>\n    </AssumedRoleUser>\n"
-            f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
-            f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
-            f"      <SessionToken>{p.token}</SessionToken>\n"
-            f"      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
-            f"    </Credentials>\n"
-        )
-        return p, xml
-
-    def _common(self, params: Dict[str, str]) -> Tuple[str, str, int]:
-        role_arn, session = params.get("RoleArn"), params.get("RoleSessionName")
-        if role_arn is None:
-            raise _validation("null", "roleArn", "Member must not be null")
-        if session is None:
-            raise _validation("null", "roleSessionName", "Member must not be null")
-        if not _ROLE_ARN.match(role_arn):
-            raise _fail("arn", value=role_arn)
-        if not _SESSION.match(session):
-            raise _validation(
-                session,
-                "roleSessionName",
-                "Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2 to 64",
-            )
-        raw = params.get("DurationSeconds", "3600")
-        try:
-            duration = int(raw)
-        except ValueError:
-            raise _fail("number", value=raw) from None
-        if duration < 900:
-            raise _validation(
-                duration, "durationSeconds", "Member must have value greater than or equal to 900"
-            )
-        if duration > 43200:
-            raise _validation(
-                duration, "durationSeconds", "Member must have value less than or equal to 43200"
-            )
-        return role_arn, session, duration
+        return p, issued_xml(p, expires)
 
     def _role(self, role_arn: str) -> Optional[FakeRole]:
         with self._lock:
@@ -418,14 +373,8 @@ class FakeSTS(LocalServer):
         return role
 
     def _assume_role(self, params: Dict[str, str], caller: _Principal) -> str:
-        role_arn, session, duration = self._common(params)
-        code = params.get("TokenCode")
-        if code is not None and not re.match(r"^\d{6}$", code):
-            raise _validation(
-                code,
-                "tokenCode",
-                "Member must have length 6 and satisfy regular expression pattern: [\\d]*",
-            )
+        role_arn, session, duration = check_common(params)
+        code = check_token_code(params.get("TokenCode"))
         role = self._role(role_arn) or FakeRole()
         denied = _fail("denied", value=caller.arn, role=role_arn)
         if role.deny or (
@@ -441,16 +390,10 @@ class FakeSTS(LocalServer):
             raise _fail("chaining")
         if duration > role.max_session_duration:
             raise _fail("max")
-        _, xml = self._issue(role_arn, session, duration)
-        source_identity = params.get("SourceIdentity")
-        if source_identity:
-            xml = f"    <SourceIdentity>{escape(source_identity)}</SourceIdentity>\n" + xml
-        if any(k == "Policy" or k.startswith(("PolicyArns.", "Tags.")) for k in params):
-            xml += "    <PackedPolicySize>6</PackedPolicySize>\n"
-        return xml
+        return assume_role_xml(self._issue(role_arn, session, duration)[1], params)
 
     def _web_identity(self, params: Dict[str, str]) -> str:
-        role_arn, session, duration = self._common(params)
+        role_arn, session, duration = check_common(params)
         token = params.get("WebIdentityToken") or ""
         with self._lock:
             claims = self._web_tokens.get(token) or self._web_tokens.get(token.strip())
@@ -465,8 +408,4 @@ class FakeSTS(LocalServer):
         acct = role_arn.split(":")[4]
         provider = provider or f"arn:aws:iam::{acct}:oidc-provider/oidc.example.com"
         _, xml = self._issue(role_arn, session, duration)
-        return (
-            f"    <SubjectFromWebIdentityToken>{escape(subject)}"
-            f"</SubjectFromWebIdentityToken>\n    <Audience>{escape(audience)}</Audience>\n"
-            f"{xml}    <Provider>{escape(provider)}</Provider>\n"
-        )
+        return web_identity_xml(xml, subject, audience, provider)
