@@ -199,3 +199,21 @@ def test_botocore_provider_order_within_a_profile():
     keys_in_config = build_plan({"p": _Profile(config=KEYS)}, "p")
     assert keys_in_config.base.method == "config-file"
     assert keys_in_config.base.file == "/h/.aws/config"
+
+
+def test_role_hop_and_assume_role_params_fields_stay_in_step():
+    """RoleHop and AssumeRoleParams declare the role's arguments separately (a profile's hop,
+    an API call): every hop field must reach the call, by name or by an explicit mapping."""
+    from awsroles.config import model
+    from awsroles.sts_params import AssumeRoleParams
+
+    mapped = {
+        "profile": None,
+        "role_session_name": "role_session_name",
+        "mfa_serial": "serial_number",
+    }
+    shared = set(model._SHARED_WITH_PARAMS)
+    assert shared <= set(AssumeRoleParams._fields)
+    assert set(model.RoleHop._fields) == shared | set(mapped)
+    call_only = {"token_code", "session_name_generated"}
+    assert set(AssumeRoleParams._fields) == shared | {v for v in mapped.values() if v} | call_only
