@@ -199,3 +199,26 @@ def test_session_name_with_a_trailing_newline_is_refused():
     assert session_name("ok-name", "p", {}) == "ok-name"
     with pytest.raises(InvalidConfigError, match="role_session_name"):
         session_name("ok-name\n", "p", {})
+
+
+def test_header_name_is_linear_on_lines_full_of_brackets():
+    """A hostile header like ``[]x]x]x...`` is one pass, not one copy of the line per ``]``
+    (200 000 of them took about a second before). Counted in character visits, not time."""
+    from awsroles.config import parser
+
+    line = "[" + "]x" * 20_000
+    visits = 0
+
+    class Counting(str):
+        def __getitem__(self, i):  # characters looked at or copied
+            nonlocal visits
+            visits += len(range(*i.indices(len(self)))) if isinstance(i, slice) else 1
+            return str.__getitem__(self, i)
+
+    assert parser._header_name(Counting(line)) is None
+    assert visits <= 2 * len(line)
+    assert parser._header_name(Counting("[a]b] # c")) == "a]b"
+
+
+def test_loads_keeps_json_shared_constants():
+    assert cache_entry.loads("[NaN]") == cache_entry.loads("[NaN]")  # one NaN object, as json

@@ -188,15 +188,14 @@ def _header_name(stripped: str) -> Optional[str]:
     """The name in a ``[name]`` line, which only whitespace and a comment may follow; None if
     the line is not such a header. The name runs to the last ``]`` that works (configparser's
     greedy SECTCRE, ``\\[(.*)\\]\\s*(?:[#;].*)?\\Z``; no regex: a compile costs every start)."""
-    end = len(stripped)
-    while True:
-        close = stripped.rfind("]", 1, end)
-        if close < 0:
-            return None
-        rest = stripped[close + 1 :].lstrip()
-        if not rest or rest[0] in _COMMENT:
+    first = None  # the first non-whitespace character right of ``close``: one pass, linear
+    for close in range(len(stripped) - 1, 0, -1):
+        ch = stripped[close]
+        if ch == "]" and (first is None or first in _COMMENT):
             return stripped[1:close]
-        end = close
+        if not ch.isspace():
+            first = ch
+    return None
 
 
 def _strip_inline_comment(text: str) -> str:
