@@ -43,7 +43,12 @@ class _Decoding:
     object_hook = object_pairs_hook = None
     parse_float = float
     parse_int = int
-    parse_constant = float  # NaN, Infinity, -Infinity: the floats json makes of them
+    #: NaN, Infinity, -Infinity: json's own shared float objects
+    parse_constant = {
+        "NaN": float("nan"),
+        "Infinity": float("inf"),
+        "-Infinity": -float("inf"),
+    }.__getitem__
 
 
 _scan = _make_scanner(_Decoding()) if _make_scanner is not None else None
