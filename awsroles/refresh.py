@@ -325,9 +325,9 @@ class RefreshableCredentials:
             return
         if self._scheduled:  # lock-free fast path: one refresh already queued or running
             return
-        self._scheduled = True
         from . import background  # loaded by the first advisory refresh, not by every start
 
+        self._scheduled = True
         if not background.schedule(id(self), self._advisory_refresh):
             self._scheduled = False
 
