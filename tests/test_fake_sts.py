@@ -126,6 +126,22 @@ def test_duration_limits_and_expiration():
             client.assume_role(hop1, AssumeRoleParams(ROLE_B, "s2"))
 
 
+def test_values_with_a_trailing_newline_are_refused_as_real_sts_does(sts):
+    client = client_for(sts)
+    for params, field in (
+        (AssumeRoleParams(ROLE_A, "s1\n"), "roleSessionName"),
+        (AssumeRoleParams(ROLE_A + "\n", "s1"), None),
+        (
+            AssumeRoleParams(ROLE_A, "s1", serial_number="arn:mfa", token_code="123456\n"),
+            "tokenCode",
+        ),
+    ):
+        with pytest.raises(STSError) as exc:
+            client.assume_role(BASE, params)
+        assert exc.value.code == "ValidationError"
+        assert field is None or field in str(exc.value)
+
+
 def test_role_rules(sts):
     client = client_for(sts)
     mfa = f"arn:aws:iam::{ACCOUNT}:mfa/alice"

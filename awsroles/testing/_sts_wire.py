@@ -14,8 +14,8 @@ _AUTH = re.compile(
     r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$"
 )
 
-ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
-_SESSION = re.compile(r"^[\w+=,.@-]{2,64}$")
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)\Z")
+_SESSION = re.compile(r"^[\w+=,.@-]{2,64}\Z")
 
 
 class _StsError(Exception):
@@ -120,7 +120,7 @@ def check_common(params: Dict[str, str]) -> Tuple[str, str, int]:
 
 def check_token_code(code: Optional[str]) -> Optional[str]:
     """``TokenCode`` as STS checks it: absent, or six digits."""
-    if code is not None and not re.match(r"^\d{6}$", code):
+    if code is not None and not re.match(r"^\d{6}\Z", code):
         raise _validation(
             code,
             "tokenCode",
