@@ -88,7 +88,9 @@ class _RawSection(MutableRecord):
     _factories = {"items": list}
     header: str
     line: int
-    items: list[tuple[str, str, int]]  # (key, value, line)
+    #: (key, the value's lines, line): continuation lines are appended to the list and
+    #: joined once in _build (joining per line would copy the value every time: quadratic).
+    items: list[tuple[str, list[str], int]]
 
 
 class _Property:
@@ -102,8 +104,7 @@ class _Property:
 
     def append(self, text: str) -> None:
         if self.index is not None:
-            key, value, line = self.section.items[self.index]
-            self.section.items[self.index] = (key, value + "\n" + text, line)
+            self.section.items[self.index][1].append(text)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -287,7 +288,7 @@ def _raw_sections(text: str, path: str) -> list[_RawSection]:
         if any(ch.isspace() for ch in name):
             bad_names.append(lineno)
         else:
-            current.items.append((name.lower(), value, lineno))
+            current.items.append((name.lower(), [value], lineno))
             index = len(current.items) - 1
         prop = _Property(current, index, indent, value == "")
 
@@ -381,8 +382,8 @@ def _build(path: str, kind: str, raws: list[_RawSection], classify) -> ParsedFil
         section = table.get(name)
         if section is None:
             section = table[name] = Section(section_kind, name, {}, {}, raw.line)
-        for key, value, lineno in raw.items:
-            section.values[key] = value
+        for key, parts, lineno in raw.items:
+            section.values[key] = "\n".join(parts)
             section.lines[key] = lineno
     return parsed
 
