@@ -380,3 +380,13 @@ def test_long_continuation_blocks_are_joined_once():
     assert isinstance(parts, list) and len(parts) == 50_001
     value = parse_config(text, "f").profiles["default"].values["key"]
     assert value == "\nx = 1" * 50_000
+
+
+def test_whitespace_property_warning_lists_ten_lines_at_most(caplog):
+    text = "[default]\n" + "a b = c\n" * 25
+    with caplog.at_level(logging.WARNING, logger="awsroles"):
+        parse_config(text, "cfg")
+    (record,) = [r for r in caplog.records if r.name == "awsroles"]
+    message = record.getMessage()
+    assert "ignoring 25 properties" in message
+    assert "lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 15 more" in message

@@ -47,6 +47,8 @@ SSO_SESSION = "sso-session"
 SERVICES = "services"
 
 _COMMENT = "#;"
+#: A warning names at most this many lines (a broken file could have half a million).
+_MAX_LISTED_LINES = 10
 
 
 class Section(MutableRecord):
@@ -293,13 +295,15 @@ def _raw_sections(text: str, path: str) -> list[_RawSection]:
         prop = _Property(current, index, indent, value == "")
 
     if bad_names:
+        more = len(bad_names) - _MAX_LISTED_LINES
         logger.warning(
             "%s: ignoring %d propert%s whose name contains whitespace (line%s %s)",
             path,
             len(bad_names),
             "y" if len(bad_names) == 1 else "ies",
             "" if len(bad_names) == 1 else "s",
-            ", ".join(str(n) for n in bad_names),
+            ", ".join(str(n) for n in bad_names[:_MAX_LISTED_LINES])
+            + (f" and {more} more" if more > 0 else ""),
         )
     return sections
 
