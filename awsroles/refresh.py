@@ -20,7 +20,6 @@ remembered for a few jittered seconds so a retry loop cannot hammer the endpoint
 from __future__ import annotations
 
 import os
-import random
 import threading
 import weakref
 from typing import Any, Callable, Optional
@@ -290,6 +289,8 @@ class RefreshableCredentials:
         return creds.expiry is None or creds.expiry > self._clock.now()
 
     def _back_off(self, exc: BaseException) -> None:
+        import random  # only after a failure: not loaded by every start
+
         delay = random.uniform(*STATIC_STABILITY_BACKOFF)
         current = self._current
         if current is not None and current.expiry is not None:
@@ -313,6 +314,8 @@ class RefreshableCredentials:
         if isinstance(exc, MFADeferred):
             return  # only means "not in the background": a foreground caller may prompt
         self._error = exc
+        import random  # only after a failure
+
         self._error_until = self._clock.monotonic() + random.uniform(*ERROR_MEMORY)
 
     def _kick_background(self) -> None:

@@ -7,7 +7,6 @@ Windows ones included, run anywhere. Reading and merging the files is in :mod:`.
 
 from __future__ import annotations
 
-import ntpath
 import posixpath
 import re
 import sys
@@ -112,7 +111,12 @@ def locate(
     """The config and credentials file paths for ``env`` on ``platform``
     (``"linux"``, ``"windows"``, ...; default: this machine). Pure: no file system access."""
     windows = _is_windows(platform)
-    join = ntpath.join if windows else posixpath.join
+    if windows:
+        import ntpath  # not loaded on POSIX starts
+
+        join = ntpath.join
+    else:
+        join = posixpath.join
     base = home_dir(env, platform, home=home)
 
     def one(var: str, default_name: str) -> Optional[str]:
