@@ -30,9 +30,9 @@ class _Worker:
         self._idle = threading.Condition(self._lock)
 
     def schedule(self, key: Hashable, job: Callable[[], None]) -> bool:
+        if self._pid != os.getpid():  # forked: the old thread does not exist here, and the
+            self._reset_after_fork()  # lock may have been held by it at fork(): a new one
         with self._lock:
-            if self._pid != os.getpid():  # forked: the old thread does not exist here
-                self._reset_after_fork()
             if key in self._pending:
                 return False
             import queue
@@ -53,6 +53,8 @@ class _Worker:
             return True
 
     def _reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._queue = None
         self._pending = set()
         self._thread = None
@@ -82,8 +84,6 @@ WORKER = _Worker()
 def _after_fork_in_child() -> None:
     # The parent's worker thread does not exist in the child, and its lock may have been
     # held at fork(): start from scratch.
-    WORKER._lock = threading.Lock()
-    WORKER._idle = threading.Condition(WORKER._lock)
     WORKER._reset_after_fork()
 
 
