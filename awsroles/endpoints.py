@@ -115,7 +115,10 @@ def _check_url(
 ) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        text = f"{where} is not a URL: {url!r}." if not key else f"is not a URL: {url!r}."
+        from .http import safe_url  # the value may carry user:password@
+
+        shown = safe_url(url)
+        text = f"{where} is not a URL: {shown!r}." if not key else f"is not a URL: {shown!r}."
         raise InvalidConfigError(
             text,
             profile=profile_name,

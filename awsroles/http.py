@@ -47,6 +47,9 @@ class HttpRequest(Record):
     max_body: int = 1024 * 1024
     allow_redirects: bool = False
 
+    def __repr__(self) -> str:  # headers and body hidden, the URL as messages show it
+        return f"HttpRequest({self.method} {safe_url(self.url)})"
+
 
 class HttpResponse(Record):
     _hidden = frozenset({"headers", "body"})
@@ -105,12 +108,12 @@ def ca_bundle(env: Mapping[str, str]) -> Optional[Tuple[str, str]]:
 def safe_url(url: str) -> str:
     """The URL for messages: without its query string (it may carry identifiers) and without
     ``user:password@`` (a URL may carry credentials)."""
-    url = url.split("?", 1)[0]
     scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        netloc, slash, path = rest.partition("/")
-        url = f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
-    return url
+    if not sep:  # not even a scheme (a bad endpoint_url): the same rule for the whole text
+        scheme, rest = "", url
+    if "@" in rest:  # a password may hold "/" or "?": cut through the last "@"
+        rest = rest.rpartition("@")[2]  # (a path or query with "@" loses more: harmless)
+    return (scheme + sep + rest).split("?", 1)[0]
 
 
 _DEFAULT = None

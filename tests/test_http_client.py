@@ -1293,3 +1293,20 @@ def test_credentials_in_a_url_never_reach_an_error(transport, refused_port):
     text = f"{info.value} {info.value!r} {info.value.url}"
     assert "SECRET" not in text
     assert info.value.url == f"http://127.0.0.1:{refused_port}/x"
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://u:pa/ss@h/x", "http://h/x"),
+        ("http://u:p?w@h/x?q=1", "http://h/x"),
+        ("https://admin:s3cr@example.com:8443/p?a=b", "https://example.com:8443/p"),
+        ("http://h/x?q=1", "http://h/x"),
+        ("http://h/x", "http://h/x"),
+        ("admin:pw@sts.local", "sts.local"),
+    ],
+)
+def test_safe_url_drops_credentials_even_with_slash_or_question_mark(url, shown):
+    from awsroles.http import safe_url
+
+    assert safe_url(url) == shown
