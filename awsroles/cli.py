@@ -14,7 +14,6 @@ Each command lives in its own module (``cli_export``, ``cli_exec``, ``cli_whoami
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
@@ -220,6 +219,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _enable_debug() -> None:
+    import logging  # only with --debug: awsroles' own loggers stay lazy otherwise
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     for name in ("awsroles",):

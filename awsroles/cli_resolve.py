@@ -143,12 +143,13 @@ def _loop_error(profile: str, message: str, chain: Iterable[str]) -> Exception:
 def check_recursion(ctx: Context) -> None:
     """Raise a CredentialProcessError naming the profile when resolving would call itself."""
     from .config.model import ProcessSource
+
+    plan = _plan_for(ctx)
+    if plan is None or not isinstance(plan.base, ProcessSource):
+        return  # the common case: nothing below (process modules, the stack) is needed
     from .providers.process_exec import split_command
 
     stack = _stack_profiles(ctx.env)
-    plan = _plan_for(ctx)
-    if plan is None or not isinstance(plan.base, ProcessSource):
-        return
     base = plan.base
     names = _chain_profiles(plan)
     if base.profile in stack:
