@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-from ._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
+from ._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, read_small_file
 from ._log import get_logger
 from .cache_entry import (  # noqa: F401 - the key and entry helpers are part of this API
     _MAX_ENTRY_BYTES,
@@ -220,20 +219,10 @@ class FileCache(_CacheBase):
     # reading ---------------------------------------------------------------------------------
 
     def load(self, key: str) -> Optional[Dict[str, Any]]:
-        path = self.path(key)
-        try:  # O_NONBLOCK: a FIFO planted at the path must not hang us
-            fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)
+        try:  # a FIFO or device planted at the path is refused, never waited on
+            raw = read_small_file(self.path(key), _MAX_ENTRY_BYTES)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            logger.debug("credential cache miss for %s: cannot open (%s)", key, _errname(exc))
-            return None
-        try:
-            with open(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    logger.debug("credential cache miss for %s: not a regular file", key)
-                    return None
-                raw = f.read(_MAX_ENTRY_BYTES + 1)
         except OSError as exc:
             logger.debug("credential cache miss for %s: cannot read (%s)", key, _errname(exc))
             return None

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
+from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, NotARegularFile, read_small_file
 from .._log import get_logger
 from ..clock import datetime, timedelta
 from ..errors import CredentialRetrievalError
@@ -122,25 +121,18 @@ def read_token(
     ``aws sso login`` hint when it is missing or unusable (never quoting its content)."""
     hint = login_hint(profile, session_name)
     what = f"sso-session '{session_name}'" if session_name is not None else f"start URL {start_url}"
-    try:  # O_NONBLOCK: a FIFO planted at the path must not hang us
-        fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)
+    try:  # a FIFO planted at the path is refused, never waited on
+        raw = read_small_file(path, _MAX_BYTES)
     except FileNotFoundError:
         raise SsoTokenError(
             f"no SSO token for {what} (looked for {path}): you are not logged in.",
             profile=profile,
             hint=hint,
         ) from None
-    except OSError as exc:
+    except NotARegularFile:
         raise SsoTokenError(
-            f"cannot read the SSO token file {path} ({exc.strerror}).", profile=profile, hint=hint
+            f"the SSO token path {path} is not a regular file.", profile=profile, hint=hint
         ) from None
-    try:
-        with open(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise SsoTokenError(
-                    f"the SSO token path {path} is not a regular file.", profile=profile, hint=hint
-                )
-            raw = f.read(_MAX_BYTES + 1)
     except OSError as exc:
         raise SsoTokenError(
             f"cannot read the SSO token file {path} ({exc.strerror}).", profile=profile, hint=hint
