@@ -8,7 +8,6 @@ here ever prints a key, secret or token: only file names, the assumed-role ARN, 
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -17,8 +16,6 @@ from .context import Context
 from .errors import AwsRolesError
 
 __all__ = ["profile_keys", "run_cache_list", "run_cache_clear"]
-
-_MAX_ENTRY_BYTES = 1 << 20
 
 
 def _cached_sources(plan: Any) -> Iterable[Any]:
@@ -61,12 +58,14 @@ def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
 
 
 def _read_entry(path: str) -> Optional[dict]:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(_MAX_ENTRY_BYTES + 1)
+    from ._files import read_small_file
+    from .cache_entry import _MAX_ENTRY_BYTES, loads
+
+    try:  # a FIFO named *.json is refused, never waited on
+        raw = read_small_file(path, _MAX_ENTRY_BYTES)
         if len(raw) > _MAX_ENTRY_BYTES:
             return None
-        data = json.loads(raw)
+        data = loads(raw)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -91,18 +90,14 @@ def _describe(data: Optional[dict], now: datetime) -> Tuple[str, str, str]:
     return role, when, f"{int(left // 60)} min" if left > 0 else "expired"
 
 
-def _entry_names(directory: str) -> List[str]:
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
+def _entry_names(ctx: Context) -> List[str]:
+    return [key + ".json" for key in ctx.cache.keys()]
 
 
 def run_cache_list(env: Optional[Any] = None) -> int:
     ctx = Context(None, env=env)
     directory = ctx.cache.directory
-    names = _entry_names(directory)
+    names = _entry_names(ctx)
     if not names:
         print(f"no entries in {directory}")
         return 0
@@ -124,15 +119,13 @@ def run_cache_list(env: Optional[Any] = None) -> int:
 
 
 def _remove_lock(path: str) -> bool:
-    """Delete a ``.json.lock`` file unless another process holds it right now."""
+    """Delete a ``.json.lock`` file unless another process holds it right now (taken with
+    the cache's own lock, so flock and filelock holders both count)."""
+    from ._flock import LockTimeout, acquire
+
     try:
-        import filelock
-    except ImportError:  # pragma: no cover
-        return False
-    lock = filelock.FileLock(path)
-    try:
-        lock.acquire(timeout=0)
-    except (filelock.Timeout, OSError):
+        lock = acquire(path, 0)
+    except (LockTimeout, OSError, ImportError):
         return False
     try:
         os.unlink(path)
@@ -146,7 +139,7 @@ def _remove_lock(path: str) -> bool:
 def _clear_all(ctx: Context) -> int:
     directory = ctx.cache.directory
     removed = 0
-    for name in _entry_names(directory):
+    for name in _entry_names(ctx):
         path = os.path.join(directory, name)
         role, _, _ = _describe(_read_entry(path), ctx.clock.now())
         try:
