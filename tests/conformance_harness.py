@@ -13,6 +13,7 @@ Reads ONLY the vendored vectors under ``tests/conformance/`` (see its README.md 
 * :func:`scenario_replay`: the recorded traffic as a :class:`ReplayTransport`.
 * :func:`assert_credentials`: compare with a vector's ``Ok`` (expiry at second precision,
   absent keys as None).
+* :func:`profile_chain`: an assume-role plan as a vector's ``ProfileChain``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from awsroles.config.model import (
+    NamedSource,
+    ProcessSource,
+    SsoSource,
+    StaticKeys,
+    WebIdentitySource,
+)
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.replay import RecordedExchange, ReplayTransport, load_traffic
 
@@ -247,6 +255,42 @@ def credentials_json(
     if account_id:
         doc["AccountId"] = account_id
     return json.dumps(doc).encode()
+
+
+def _profile_base(base: Any) -> Dict[str, Any]:
+    if isinstance(base, StaticKeys):
+        out = {"access_key_id": base.access_key, "secret_access_key": base.secret_key}
+        if base.token:
+            out["session_token"] = base.token
+        if base.account_id:
+            out["account_id"] = base.account_id
+        return {"AccessKey": out}
+    if isinstance(base, NamedSource):
+        return {"NamedSource": base.name}
+    if isinstance(base, WebIdentitySource):
+        out = {"role_arn": base.role_arn, "web_identity_token_file": base.token_file}
+        if base.role_session_name:
+            out["role_session_name"] = base.role_session_name
+        return {"WebIdentityToken": out}
+    if isinstance(base, SsoSource):
+        return {"Sso": dict(base.settings)}
+    if isinstance(base, ProcessSource):
+        return {"CredentialProcess": base.command}
+    raise AssertionError(base)
+
+
+def profile_chain(plan: Any) -> list:
+    """An assume-role plan as the vectors' ``ProfileChain``: its base, then one ``AssumeRole``
+    per hop (assume-role-tests.json)."""
+    out = [_profile_base(plan.base)]
+    for hop in plan.hops:
+        d = {"role_arn": hop.role_arn}
+        if hop.external_id is not None:
+            d["external_id"] = hop.external_id
+        if hop.role_session_name:
+            d["role_session_name"] = hop.role_session_name
+        out.append({"AssumeRole": d})
+    return out
 
 
 # --- botocore as the oracle for deliberate deviations -----------------------------------------

@@ -39,6 +39,27 @@ def fake_sts(clock):
         yield sts
 
 
+@pytest.fixture
+def sts():
+    """A local STS on the real clock with the base user, for subprocesses and the AWS CLI,
+    which use the system clock."""
+    from awsroles.testing.fake_sts import FakeSTS
+
+    from helpers import ACCOUNT, BASE_KEY, BASE_SECRET
+
+    with FakeSTS() as server:
+        server.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
+        yield server
+
+
+@pytest.fixture
+def umask022():
+    """The process umask set to 022 for the test, restored afterwards."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
 # --- no test may reach beyond this machine ---------------------------------------------------
 
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"  # inherited by subprocesses too

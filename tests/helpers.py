@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from typing import Dict, Optional
+
+import pytest
 
 ACCOUNT = "123456789012"
 BASE_KEY = "AKIATESTBASE00000001"
@@ -37,6 +41,22 @@ def make_env(home, sts_url: Optional[str] = None, **extra: str) -> Dict[str, str
         env["AWS_ENDPOINT_URL_STS"] = sts_url
     env.update(extra)
     return env
+
+
+def find_aws() -> Optional[str]:
+    """The AWS CLI: the ``aws`` installed beside this interpreter (same botocore), then PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "aws")
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("aws")
+
+
+def need_aws() -> str:
+    """The AWS CLI's path; skips the test when it is not installed."""
+    aws = find_aws()
+    if aws is None:
+        pytest.skip("the AWS CLI (`aws`) is not installed")
+    return aws
 
 
 def cache_dir(home) -> str:

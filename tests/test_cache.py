@@ -60,13 +60,6 @@ def cdir(tmp_path):
     return str(tmp_path / "cache")
 
 
-@pytest.fixture
-def umask022():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
 # --- key and directory ----------------------------------------------------------------------
 
 

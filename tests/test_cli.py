@@ -12,7 +12,6 @@ import pytest
 
 from awsroles.cache import cache_key
 from awsroles.cli import main
-from awsroles.testing.fake_sts import FakeSTS
 
 from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, cache_dir, cache_files, role
 
@@ -36,13 +35,6 @@ source_profile = pbase
 [profile pbase]
 credential_process = {py} -m awsroles export --format process --profile r
 """
-
-
-@pytest.fixture
-def sts():
-    with FakeSTS() as server:
-        server.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
-        yield server
 
 
 @pytest.fixture

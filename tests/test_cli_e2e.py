@@ -13,9 +13,15 @@ import time
 
 import pytest
 
-from awsroles.testing.fake_sts import FakeSTS
-
-from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, cache_files, make_env, write_aws_files
+from helpers import (
+    ACCOUNT,
+    BASE_SECRET,
+    TWO_HOP,
+    cache_files,
+    make_env,
+    need_aws,
+    write_aws_files,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,23 +42,6 @@ region = us-east-1
 )
 
 
-def _find_aws():
-    beside = os.path.join(os.path.dirname(PY), "aws")
-    if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
-    return shutil.which("aws")
-
-
-AWS = _find_aws()
-
-
-@pytest.fixture
-def sts():
-    with FakeSTS() as server:
-        server.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
-        yield server
-
-
 @pytest.fixture
 def env(tmp_path, sts):
     home = tmp_path / "home"
@@ -66,12 +55,6 @@ def awsroles(env, *args, **kw):
     return subprocess.run(
         [PY, "-m", "awsroles", *args], env=env, capture_output=True, text=True, timeout=60, **kw
     )
-
-
-def need_aws():
-    if AWS is None:
-        pytest.skip("the AWS CLI (`aws`) is not installed")
-    return AWS
 
 
 def test_eval_export_in_bash_then_the_aws_cli_uses_the_variables(env, sts):

@@ -48,6 +48,7 @@ from conformance_harness import (
     frozen_clock,
     load_scenario,
     prepare_scenario,
+    profile_chain,
     scenario_exchanges,
 )
 
@@ -295,38 +296,6 @@ def _write_profiles(inp: Dict[str, Any], tmp_path: Path) -> Dict[str, str]:
     return {"HOME": str(tmp_path / "home")}
 
 
-def _chain(plan: Any) -> list:
-    from awsroles.config.model import NamedSource, SsoSource, StaticKeys, WebIdentitySource
-
-    base = plan.base
-    if isinstance(base, StaticKeys):
-        first = {"access_key_id": base.access_key, "secret_access_key": base.secret_key}
-        if base.token:
-            first["session_token"] = base.token
-        if base.account_id:
-            first["account_id"] = base.account_id
-        out = [{"AccessKey": first}]
-    elif isinstance(base, NamedSource):
-        out = [{"NamedSource": base.name}]
-    elif isinstance(base, WebIdentitySource):
-        first = {"role_arn": base.role_arn, "web_identity_token_file": base.token_file}
-        if base.role_session_name:
-            first["role_session_name"] = base.role_session_name
-        out = [{"WebIdentityToken": first}]
-    elif isinstance(base, SsoSource):
-        out = [{"Sso": dict(base.settings)}]
-    else:
-        out = [{type(base).__name__: repr(base)}]
-    for hop in plan.hops:
-        step = {"role_arn": hop.role_arn}
-        if hop.external_id is not None:
-            step["external_id"] = hop.external_id
-        if hop.role_session_name:
-            step["role_session_name"] = hop.role_session_name
-        out.append({"AssumeRole": step})
-    return out
-
-
 def run_assume_role(case: Case, tmp_path: Path) -> None:
     from awsroles.providers.profile import ProfileProvider
 
@@ -336,7 +305,7 @@ def run_assume_role(case: Case, tmp_path: Path) -> None:
     if "ProfileChain" in expected:
         plan = ProfileProvider().plan(Context(selected, env=env))
         assert plan is not None
-        assert _chain(plan) == expected["ProfileChain"]
+        assert profile_chain(plan) == expected["ProfileChain"]
         return
     _assume_role_error(selected, env, ERRORS.get(case.id, AwsRolesError), case.id)
     if case.id in ROLE_ARN_PLACEHOLDER:

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from datetime import datetime
 
 import pytest
 
 import awsroles
 from awsroles.cache import cache_key
-from awsroles.testing.fake_sts import FakeSTS
 
 from helpers import (
     ACCOUNT,
-    BASE_KEY,
-    BASE_SECRET,
     TWO_HOP,
     cache_dir,
     cache_files,
     make_env,
+    need_aws,
     role,
     write_aws_files,
 )
@@ -39,29 +35,9 @@ DEV_KEY = cache_key({"RoleArn": role("Dev"), "RoleSessionName": "dev-session"})
 OPS_KEY = cache_key({"RoleArn": role("Ops")})
 
 
-def _find_aws():
-    # Prefer the `aws` installed beside this interpreter (same botocore), then PATH.
-    beside = os.path.join(os.path.dirname(sys.executable), "aws")
-    if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
-    return shutil.which("aws")
-
-
-AWS = _find_aws()
-
-
 @pytest.fixture
 def aws_cli():
-    if AWS is None:
-        pytest.skip("the AWS CLI (`aws`) is not installed")
-    return AWS
-
-
-@pytest.fixture
-def sts():
-    with FakeSTS() as server:
-        server.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
-        yield server
+    return need_aws()
 
 
 @pytest.fixture

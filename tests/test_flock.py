@@ -192,13 +192,9 @@ def _fake_fcntl(*errors):
 # --- one process ----------------------------------------------------------------------------
 
 
-def test_acquire_release_creates_0600_and_locks(tmp_path):
+def test_acquire_release_creates_0600_and_locks(tmp_path, umask022):
     path = tmp_path / "k.json.lock"
-    old = os.umask(0o022)
-    try:
-        handle = acquire(str(path), 1.0)
-    finally:
-        os.umask(old)
+    handle = acquire(str(path), 1.0)
     try:
         assert isinstance(handle, flock_mod._Flock)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -461,14 +457,10 @@ def test_fallback_timeout_is_lock_timeout_within_the_deadline(tmp_path, monkeypa
         os.close(raw)
 
 
-def test_without_fcntl_filelock_is_used(tmp_path, monkeypatch, holder):
+def test_without_fcntl_filelock_is_used(tmp_path, monkeypatch, holder, umask022):
     monkeypatch.setattr(flock_mod, "fcntl", None)
     path = tmp_path / "k.json.lock"
-    old = os.umask(0o022)
-    try:
-        handle = acquire(str(path), 1.0)
-    finally:
-        os.umask(old)
+    handle = acquire(str(path), 1.0)
     try:
         assert isinstance(handle, flock_mod._FileLock)
         assert handle.lock.is_locked

@@ -8,16 +8,8 @@ from botocore.exceptions import ClientError
 
 import awsroles
 from awsroles.integrations.botocore import AwsRolesProvider, BotocoreCredentials
-from awsroles.testing.fake_sts import FakeSTS
 
-from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, make_env, write_aws_files
-
-
-@pytest.fixture
-def sts():
-    with FakeSTS() as s:
-        s.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
-        yield s
+from helpers import ACCOUNT, BASE_KEY, TWO_HOP, make_env, write_aws_files
 
 
 @pytest.fixture

@@ -7,12 +7,8 @@ import time
 
 import pytest
 
-from awsroles.testing.fake_sts import FakeSTS
-
 from helpers import (
     ACCOUNT,
-    BASE_KEY,
-    BASE_SECRET,
     TWO_HOP,
     cache_files,
     make_env,
@@ -69,13 +65,6 @@ def _run_many(home, tmp_path, sts, n, **env_extra):
         else []
     )
     return keys, prompts
-
-
-@pytest.fixture
-def sts():
-    with FakeSTS() as s:
-        s.add_user(BASE_KEY, BASE_SECRET, ACCOUNT, "base-user")
-        yield s
 
 
 @pytest.fixture

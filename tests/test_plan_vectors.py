@@ -4,14 +4,8 @@ import json
 import os
 
 import pytest
+from conformance_harness import profile_chain
 
-from awsroles.config.model import (
-    NamedSource,
-    ProcessSource,
-    SsoSource,
-    StaticKeys,
-    WebIdentitySource,
-)
 from awsroles.config.plan import build_plan
 from awsroles.errors import ConfigError
 
@@ -41,40 +35,6 @@ DEVIATIONS = {
 }
 
 
-def _base(base):
-    if isinstance(base, StaticKeys):
-        out = {"access_key_id": base.access_key, "secret_access_key": base.secret_key}
-        if base.token:
-            out["session_token"] = base.token
-        if base.account_id:
-            out["account_id"] = base.account_id
-        return {"AccessKey": out}
-    if isinstance(base, NamedSource):
-        return {"NamedSource": base.name}
-    if isinstance(base, WebIdentitySource):
-        out = {"role_arn": base.role_arn, "web_identity_token_file": base.token_file}
-        if base.role_session_name:
-            out["role_session_name"] = base.role_session_name
-        return {"WebIdentityToken": out}
-    if isinstance(base, SsoSource):
-        return {"Sso": dict(base.settings)}
-    if isinstance(base, ProcessSource):
-        return {"CredentialProcess": base.command}
-    raise AssertionError(base)
-
-
-def _chain(plan):
-    out = [_base(plan.base)]
-    for hop in plan.hops:
-        d = {"role_arn": hop.role_arn}
-        if hop.external_id is not None:
-            d["external_id"] = hop.external_id
-        if hop.role_session_name:
-            d["role_session_name"] = hop.role_session_name
-        out.append({"AssumeRole": d})
-    return out
-
-
 @pytest.mark.parametrize(
     "case", CASES, ids=[f"{i:02d}-{c['docs'][:50]}" for i, c in enumerate(CASES)]
 )
@@ -89,7 +49,7 @@ def test_assume_role_vector(case):
     if "ProfileChain" in expected:
         plan = build_plan(inp["profiles"], inp["selected_profile"], sso_sessions=sessions)
         assert plan is not None
-        assert _chain(plan) == expected["ProfileChain"]
+        assert profile_chain(plan) == expected["ProfileChain"]
     else:
         try:
             plan = build_plan(inp["profiles"], inp["selected_profile"], sso_sessions=sessions)
@@ -98,7 +58,7 @@ def test_assume_role_vector(case):
             assert exc.profile is not None or exc.key is not None or "profile" in str(exc)
         else:
             # "did not contain credential information": the chain skips the profile.
-            assert plan is None, _chain(plan)
+            assert plan is None, profile_chain(plan)
 
 
 def test_vector_counts():
