@@ -21,7 +21,6 @@ REQUIRED_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration
 _PER_CALL_ARGS = ("TokenCode", "WebIdentityToken")
 #: Entries are ~600 bytes; anything far larger is not ours.
 _MAX_ENTRY_BYTES = 1 << 20
-_STS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 try:  # the builtin module: hashlib loads OpenSSL, a few ms on every warm start
     from _sha1 import sha1 as _sha1
@@ -197,9 +196,9 @@ def is_valid_entry(data: Any) -> bool:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
-        return value.strftime(_STS_TIME_FORMAT)  # naive values are taken as UTC
+        from .timestamps import format_timestamp
+
+        return format_timestamp(value)  # naive values are taken as UTC
     raise TypeError(f"a {type(value).__name__} cannot be stored in the credential cache")
 
 

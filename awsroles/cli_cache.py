@@ -86,7 +86,9 @@ def _describe(data: Optional[dict], now: datetime) -> Tuple[str, str, str]:
     except ValueError:
         return role, "-", "no valid expiry"
     left = (expiry - now).total_seconds()
-    when = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    from .timestamps import format_timestamp
+
+    when = format_timestamp(expiry)
     return role, when, f"{int(left // 60)} min" if left > 0 else "expired"
 
 

@@ -22,9 +22,9 @@ import shlex
 import sys
 from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
-from .clock import datetime, timezone
 from .credentials import Credentials
 from .errors import AwsRolesError
+from .timestamps import format_timestamp
 
 __all__ = ["FORMATS", "DEFAULT_FORMAT", "render", "iso_z", "env_pairs", "process_document"]
 
@@ -38,11 +38,7 @@ class ExportFormatError(AwsRolesError):
     """A value cannot be written safely in the requested format."""
 
 
-def iso_z(when: datetime) -> str:
-    """``2030-01-01T01:00:00Z``: UTC, whole seconds (rounded down: never later than real)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso_z = format_timestamp  # ``2030-01-01T01:00:00Z``, as the AWS CLI writes it
 
 
 def env_pairs(creds: Credentials) -> List[Tuple[str, str]]:

@@ -1,5 +1,6 @@
 """One parser for the expiry times credential documents carry (STS, cache entries, IMDS,
-containers, credential_process, SSO tokens, AWS_CREDENTIAL_EXPIRATION)."""
+containers, credential_process, SSO tokens, AWS_CREDENTIAL_EXPIRATION), and the one format
+awsroles writes them in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from typing import Any, Optional, Tuple
 
 from .clock import datetime, timedelta, timezone
 
-__all__ = ["parse_timestamp"]
+__all__ = ["parse_timestamp", "format_timestamp"]
+
+
+def format_timestamp(when: datetime) -> str:
+    """``2030-01-01T01:00:00Z``, as STS, botocore and the AWS CLI write it: UTC (a naive time
+    is taken as UTC), whole seconds (rounded down: never later than the real time)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 #: The formats the SDKs write, compiled on first use (the common ones never need it: _fixed).
 _FAST = (

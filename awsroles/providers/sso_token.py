@@ -27,6 +27,7 @@ from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, NotARegularFile, read_smal
 from .._log import get_logger
 from ..clock import datetime, timedelta
 from ..errors import CredentialRetrievalError
+from ..timestamps import format_timestamp
 
 log = get_logger("awsroles")
 
@@ -44,7 +45,6 @@ __all__ = [
 METHOD = "sso"
 #: botocore refreshes an sso-session token when less than this is left (seconds).
 REFRESH_WINDOW = 15 * 60
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_BYTES = 1024 * 1024
 
 
@@ -242,8 +242,7 @@ class SsoTokenSource:
             if failure is not None:
                 why = f"; refreshing it failed ({getattr(failure, 'message', failure)})"
             raise SsoTokenError(
-                f"the SSO token for {self._what()} expired at "
-                f"{expires.strftime(_TIME_FORMAT)}{why}.",
+                f"the SSO token for {self._what()} expired at {format_timestamp(expires)}{why}.",
                 recoverable=recoverable,
                 profile=self.profile,
                 hint=login_hint(self.profile, self.session_name),
@@ -353,7 +352,7 @@ class SsoTokenSource:
             "startUrl": self.start_url,
             "region": self.sso_region,
             "accessToken": access,
-            "expiresAt": expires.strftime(_TIME_FORMAT),
+            "expiresAt": format_timestamp(expires),
             "clientId": data["clientId"],
             "clientSecret": data["clientSecret"],
             "registrationExpiresAt": data["registrationExpiresAt"],
