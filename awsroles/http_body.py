@@ -5,31 +5,33 @@ it anyway (gzip or deflate, as requests would decode them).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from .errors import TransportError
 from .http import HttpRequest, safe_url
 
-__all__ = ["read_body", "too_large"]
+__all__ = ["read_body", "collect", "too_large", "CHUNK"]
 
-_CHUNK = 64 * 1024
+CHUNK = 64 * 1024
+
+
+def collect(chunks: Iterable[bytes], request: HttpRequest) -> bytes:
+    """The chunks joined, or the "too large" error as soon as they pass ``max_body``."""
+    parts = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > request.max_body:
+            raise too_large(request)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def read_body(response: Any, request: HttpRequest) -> bytes:
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > request.max_body:
         raise too_large(request)
-    chunks = []
-    size = 0
-    while True:
-        chunk = response.read(_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > request.max_body:
-            raise too_large(request)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = collect(iter(lambda: response.read(CHUNK), b""), request)
     encoding = (response.getheader("Content-Encoding") or "").strip().lower()
     if encoding and encoding != "identity":
         body = _decode(body, encoding, request)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .errors import TransportError
 from .http import HttpRequest, HttpResponse, ca_bundle, safe_url
-from .http_body import too_large
+from .http_body import CHUNK, collect
 
 __all__ = ["RequestsTransport"]
 
@@ -41,9 +41,12 @@ class RequestsTransport:
 
         session = self._get_session()
         proxies = None
-        verify = (os.environ.get("AWS_CA_BUNDLE") or None) if self._trust_env else None
+        verify = None
         if self._env is not None:
             proxies, verify = _from_env(self._env, request.url)
+        elif self._trust_env:  # the same variables, in the same order, as the stdlib path
+            bundle = ca_bundle(os.environ)
+            verify = bundle[1] if bundle else None
         try:
             resp = session.request(
                 request.method,
@@ -56,32 +59,25 @@ class RequestsTransport:
                 verify=verify,
                 proxies=proxies,
             )
-        except requests.exceptions.Timeout as exc:
+        except requests.exceptions.Timeout:
             raise TransportError(
                 f"timed out after {request.timeout}s talking to {safe_url(request.url)}",
                 url=safe_url(request.url),
                 timeout=True,
-            ) from _strip(exc)
+            ) from None  # its text can quote request headers or bodies
         except requests.exceptions.RequestException as exc:
             raise TransportError(
                 f"could not connect to {safe_url(request.url)} ({type(exc).__name__})",
                 url=safe_url(request.url),
-            ) from _strip(exc)
+            ) from None  # its text can quote request headers or bodies
         try:
-            chunks = []
-            size = 0
-            for chunk in resp.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > request.max_body:
-                    raise too_large(request)
-                chunks.append(chunk)
-            body = b"".join(chunks)
+            body = collect(resp.iter_content(CHUNK), request)
         except requests.exceptions.RequestException as exc:
             raise TransportError(
                 f"connection to {safe_url(request.url)} broke while reading the response "
                 f"({type(exc).__name__})",
                 url=safe_url(request.url),
-            ) from _strip(exc)
+            ) from None  # its text can quote request headers or bodies
         finally:
             resp.close()
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -105,8 +101,3 @@ def _from_env(env, url: str):
             proxies = {}
     bundle = ca_bundle(env)
     return proxies, (bundle[1] if bundle else None)
-
-
-def _strip(exc: BaseException) -> None:
-    """Do not chain the requests exception: its text can include request headers/bodies."""
-    return None
