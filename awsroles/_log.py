@@ -44,17 +44,9 @@ class _LazyLogger:
     def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
         self._get().warning(msg, *args, **kwargs)
 
-    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        self._get().error(msg, *args, **kwargs)
-
     def log(self, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
         if level >= _WARNING or not self._quiet():
             self._get().log(level, msg, *args, **kwargs)
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
-        if level < _WARNING and self._quiet():
-            return False
-        return self._get().isEnabledFor(level)
 
 
 _LOGGERS: dict = {}

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional
 from ._log import get_logger
 from .credentials import Credentials
 from .errors import MalformedResponseError, MFADeferred
-from .refresh import ADVISORY, FORCED, INITIAL, advisory_window_for
+from .refresh import ADVISORY, FORCED, INITIAL, MANDATORY_WINDOW, advisory_window_for
 
 log = get_logger("awsroles")
 
@@ -110,7 +110,9 @@ class CachedStsFetch:
         if creds.expiry is None:
             return True
         left = (creds.expiry - self._ctx.clock.now()).total_seconds()
-        mandatory = 60.0 if self._ctx.mandatory_timeout is None else self._ctx.mandatory_timeout
+        mandatory = self._ctx.mandatory_timeout
+        if mandatory is None:
+            mandatory = MANDATORY_WINDOW
         if left <= mandatory:
             return False
         if mode == INITIAL or current is None:

@@ -212,14 +212,16 @@ class RefreshableCredentials:
             state = self.state(current)
             if state == "invalid":
                 return self._do_refresh(MANDATORY, current)
-            left = (
-                (current.expiry - self._clock.now()).total_seconds()
-                if current.expiry is not None
-                else float("inf")
-            )
-            if force or state == "stale" or (min_left is not None and left < min_left):
+            if force or state == "stale" or self._short_of(current, min_left):
                 return self._do_refresh(ADVISORY, current)
             return current
+
+    def _short_of(self, current: Credentials, min_left: Optional[float]) -> bool:
+        """True when ``current`` has less than ``min_left`` seconds left (None: no minimum)."""
+        if min_left is None:
+            return False
+        left = current.seconds_left(self._clock.now())
+        return left is not None and left < min_left
 
     def __repr__(self) -> str:
         current = self._current
