@@ -87,6 +87,7 @@ class ParsedFile(MutableRecord):
 
 
 class _RawSection(MutableRecord):
+    _hidden = frozenset({"items"})  # raw values: secret keys and tokens among them
     _factories = {"items": list}
     header: str
     line: int

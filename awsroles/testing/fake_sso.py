@@ -62,6 +62,9 @@ class _Client(NamedTuple):
     expires_in: int
     rotate: bool
 
+    def __repr__(self) -> str:  # the secret stays out of assertion messages
+        return f"_Client(client_secret='****', expires_in={self.expires_in}, rotate={self.rotate})"
+
 
 class _Server(FakeHTTPServer):
     fake: FakeSSOPortal

@@ -83,6 +83,9 @@ class _Principal(NamedTuple):
     user_id: str
     expires: Optional[float]  # epoch seconds, temporary credentials only
 
+    def __repr__(self) -> str:  # secret key and token stay out of assertion messages
+        return f"_Principal({self.access_key!r}, {self.arn!r})"
+
 
 class _Req(NamedTuple):
     """The parts of a request the checks read (an HTTP handler has the same attributes)."""
