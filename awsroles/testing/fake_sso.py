@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import FakeHTTPServer, LocalServer
+from ._server import FakeHTTPServer, LocalServer, as_handled
 from .sso_cache import token_cache_path, write_token_cache
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
@@ -360,8 +360,7 @@ class FakeSSOPortal(LocalServer):
         from ..http import HttpResponse
 
         def send(request: Any) -> Any:
-            parts = urlsplit(request.url)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            _, path, _ = as_handled(request)
             status, headers, data = self.handle(
                 request.method, path, dict(request.headers), request.body or b""
             )

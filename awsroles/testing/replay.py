@@ -118,15 +118,17 @@ def load_traffic(doc: Mapping[str, Any]) -> List[RecordedExchange]:
             raise ValueError(f"connection {conn} has no recorded request")
         req = entry["request"]
         resp = entry.get("response", {"Err": "no response recorded"})
-        headers = {k.lower(): list(v) for k, v in req.get("headers", {}).items()}
+        sent = dict(
+            method=req["method"].upper(),
+            uri=req["uri"],
+            request_headers={k.lower(): list(v) for k, v in req.get("headers", {}).items()},
+            request_body=entry.get("request_body"),
+        )
         if "Ok" in resp:
             ok = resp["Ok"]
             exchanges.append(
                 RecordedExchange(
-                    method=req["method"].upper(),
-                    uri=req["uri"],
-                    request_headers=headers,
-                    request_body=entry.get("request_body"),
+                    **sent,
                     status=int(ok["status"]),
                     response_headers={
                         k.lower(): (v[0] if isinstance(v, list) else v)
@@ -139,10 +141,7 @@ def load_traffic(doc: Mapping[str, Any]) -> List[RecordedExchange]:
             err = resp.get("Err", resp.get("Error", resp))
             exchanges.append(
                 RecordedExchange(
-                    method=req["method"].upper(),
-                    uri=req["uri"],
-                    request_headers=headers,
-                    request_body=entry.get("request_body"),
+                    **sent,
                     status=None,
                     error=json.dumps(err) if not isinstance(err, str) else err,
                 )
@@ -217,16 +216,6 @@ class ReplayTransport:
         return cls.from_json(doc, **kw)
 
     # --- the transport -------------------------------------------------------------------
-
-    @property
-    def consumed(self) -> int:
-        with self._lock:
-            return min(len(self.requests), len(self.exchanges))
-
-    @property
-    def remaining(self) -> List[RecordedExchange]:
-        with self._lock:
-            return self.exchanges[len(self.requests) :]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
