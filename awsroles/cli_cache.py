@@ -9,7 +9,7 @@ here ever prints a key, secret or token: only file names, the assumed-role ARN, 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .clock import datetime
 from .context import Context
@@ -18,20 +18,11 @@ from .errors import AwsRolesError
 __all__ = ["profile_keys", "run_cache_list", "run_cache_clear"]
 
 
-def _cached_sources(plan: Any) -> Iterable[Any]:
-    """The parts of a plan that own a cache entry: every role hop, and a web identity base."""
-    if plan is None:
-        return []
-    items = list(plan.hops)
-    if hasattr(plan.base, "cache_args"):
-        items.insert(0, plan.base)
-    return items
-
-
 def _keys_of(plan: Any) -> List[Tuple[str, str]]:
     from .cache import cache_key
 
-    return [(cache_key(item.cache_args()), item.profile) for item in _cached_sources(plan)]
+    parts = plan.cached_parts() if plan is not None else []
+    return [(cache_key(item.cache_args()), item.profile) for item in parts]
 
 
 def profile_keys(ctx: Context) -> Dict[str, Set[str]]:

@@ -54,9 +54,7 @@ def _cache_lines(plan: Plan, ctx: Any) -> list:
     from .sts_xml import credentials_from_response
 
     out = []
-    cached = [hop for hop in plan.hops]
-    if hasattr(plan.base, "cache_args"):
-        cached.insert(0, plan.base)
+    cached = plan.cached_parts()
     if not cached:
         return out
     out.append("cache:")

@@ -196,6 +196,14 @@ class Plan(Record):
     base: BaseSource
     hops: Tuple[RoleHop, ...] = ()
 
+    def cached_parts(self) -> list:
+        """The parts that own a credential-cache entry (each has ``cache_args()`` and
+        ``profile``): a web identity base, then every role hop."""
+        parts = list(self.hops)
+        if hasattr(self.base, "cache_args"):
+            parts.insert(0, self.base)
+        return parts
+
     def describe(self) -> str:
         lines = [f"profile '{self.profile}':", f"  1. {self.base.describe()}"]
         for i, hop in enumerate(self.hops, start=2):
