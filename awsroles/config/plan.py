@@ -206,12 +206,13 @@ def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]])
 
 
 def _own_credentials(
-    name: str, profile: Any, sso_sessions: Mapping[str, Any]
+    name: str, profile: Any, sso_sessions: Mapping[str, Any], web_identity: bool = True
 ) -> Optional[BaseSource]:
     """What a profile supplies by itself, in botocore's profile-provider order:
-    web identity, SSO, credentials-file keys, credential_process, config-file keys."""
+    web identity (unless ``web_identity`` is False), SSO, credentials-file keys,
+    credential_process, config-file keys."""
     vals = _values(profile)
-    if vals.get("web_identity_token_file"):
+    if web_identity and vals.get("web_identity_token_file"):
         return _web_identity(name, profile)
     if "sso_role_name" in vals or "sso_account_id" in vals:
         return _sso(name, profile, sso_sessions)
@@ -228,9 +229,12 @@ def build_plan(
     selected: str,
     *,
     sso_sessions: Optional[Mapping[str, Any]] = None,
+    web_identity: bool = True,
 ) -> Optional[Plan]:
     """The plan for ``selected``, or None when the profile holds no credential settings
     (the default chain then goes on to the container and instance providers).
+    ``web_identity=False`` ignores the selected profile's own ``web_identity_token_file``
+    (botocore, when ``AWS_WEB_IDENTITY_TOKEN_FILE`` is set but empty).
 
     Raises ProfileNotFoundError, InvalidConfigError, PartialCredentialsError,
     CredentialSourceError or SourceProfileCycleError, each naming profile and key."""
@@ -243,7 +247,7 @@ def build_plan(
     top = profiles[selected]
     vals = _values(top)
     if not is_role_profile(vals):
-        base = _own_credentials(selected, top, sso_sessions)
+        base = _own_credentials(selected, top, sso_sessions, web_identity)
         return Plan(selected, base) if base is not None else None
 
     hops = []

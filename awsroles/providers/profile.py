@@ -45,13 +45,14 @@ class ProfileProvider:
             if web is not None:
                 plan = Plan(name, web)
         if plan is None and exists:
-            profiles = config.profiles
-            if _env_disables_web_identity(ctx) and values.get("web_identity_token_file"):
-                # botocore: AWS_WEB_IDENTITY_TOKEN_FILE set but empty beats the profile's
-                # key, and its web identity provider then skips this profile
-                profiles = dict(profiles)
-                profiles[name] = _WithoutWebIdentity(profiles[name])
-            plan = build_plan(profiles, name, sso_sessions=getattr(config, "sso_sessions", {}))
+            plan = build_plan(
+                config.profiles,
+                name,
+                sso_sessions=getattr(config, "sso_sessions", {}),
+                # botocore: AWS_WEB_IDENTITY_TOKEN_FILE set but empty beats the profile's key,
+                # and its web identity provider then skips this profile
+                web_identity=not _env_disables_web_identity(ctx),
+            )
         options = getattr(ctx, "role_options", None)
         if options and plan is not None:
             from ..config.options import apply_role_options
@@ -81,14 +82,3 @@ class ProfileProvider:
 def _env_disables_web_identity(ctx: Any) -> bool:
     env = ctx.env if ctx.explicit_profile is None else {}
     return "AWS_WEB_IDENTITY_TOKEN_FILE" in env and not env["AWS_WEB_IDENTITY_TOKEN_FILE"]
-
-
-class _WithoutWebIdentity:
-    """A profile seen without its web_identity_token_file key."""
-
-    def __init__(self, profile: Any) -> None:
-        self._profile = profile
-        self.values = {**profile.values, "web_identity_token_file": ""}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._profile, name)
