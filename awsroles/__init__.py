@@ -36,7 +36,7 @@ _LAZY = {
     "boto3_session": ("awsroles.integrations.boto3", "boto3_session"),
     "botocore_session": ("awsroles.integrations.botocore", "botocore_session"),
     "install": ("awsroles.integrations.botocore", "install"),
-    "RefreshableCredentials": ("awsroles.refresh", "RefreshableCredentials"),
+    "RefreshableCredentials": ("awsroles.refresh.sync", "RefreshableCredentials"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from .context import Context
-from .providers.chain import CredentialChain, default_providers
+from .resolver.chain import CredentialChain, default_providers
 
 __all__ = ["resolve", "explain", "make_context"]
 
@@ -55,7 +55,7 @@ def explain(
 ) -> str:
     """A readable account of how ``profile`` resolves: files, chain, plan, cache entries.
     Secrets are never shown. Reads files and the cache; makes no network call."""
-    from .report import render
+    from .resolver.report import render
 
     ctx = Context(profile, **options)
     return render(

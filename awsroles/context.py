@@ -99,7 +99,7 @@ class Context:
     @property
     def transport(self):
         if self._transport is None:
-            from .http import default_transport
+            from .transport.base import default_transport
 
             self._transport = default_transport()
         return self._transport
@@ -107,11 +107,11 @@ class Context:
     @property
     def cache(self):
         if self._cache is _DEFAULT:
-            from .cache import FileCache, default_cache_dir
+            from .cache.store import FileCache, default_cache_dir
 
             self._cache = FileCache(default_cache_dir(self.env))
         elif self._cache is None:
-            from .cache import NoCache
+            from .cache.store import NoCache
 
             self._cache = NoCache()
         return self._cache
@@ -123,8 +123,8 @@ class Context:
             self._lock, self._pid = threading.Lock(), os.getpid()
         with self._lock:
             if self._sts is None:
-                from .endpoints import resolve_sts_endpoint
-                from .sts import StsClient
+                from .sts.client import StsClient
+                from .sts.endpoint import resolve_sts_endpoint
 
                 endpoint = resolve_sts_endpoint(
                     self.selected_profile_values(),

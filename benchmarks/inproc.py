@@ -33,7 +33,7 @@ import json, sys, time
 from datetime import datetime, timedelta, timezone
 calls, reps = int(sys.argv[1]), int(sys.argv[2])
 from awsroles.credentials import Credentials
-from awsroles.refresh import RefreshableCredentials as Ours
+from awsroles.refresh.sync import RefreshableCredentials as Ours
 from botocore.credentials import RefreshableCredentials as Theirs
 
 expiry = datetime.now(timezone.utc) + timedelta(hours=1)   # fresh: outside every window
@@ -231,7 +231,8 @@ class ShiftedClock:
 
 
 def p6_advisory(tmp: str, threads: int, seconds: float, delay: float = 0.5) -> Dict[str, Any]:
-    from awsroles import background, resolve
+    from awsroles import resolve
+    from awsroles.refresh import background
 
     out: Dict[str, Any] = {"threads": threads, "seconds": seconds, "delay": delay}
 

@@ -329,7 +329,7 @@ class _BotocoreSession:
     def send(self, prepared: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        from awsroles.http import HttpRequest
+        from awsroles.transport.base import HttpRequest
 
         body = prepared.body
         if isinstance(body, str):

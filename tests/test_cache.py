@@ -1,4 +1,4 @@
-"""awsroles.cache on its own: validation, atomic 0600 writes, failure modes, locking."""
+"""awsroles.cache.store on its own: validation, atomic 0600 writes, failure modes, locking."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awsroles import cache as cache_mod
-from awsroles.cache import (
+from awsroles.cache import store as cache_mod
+from awsroles.cache.store import (
     FileCache,
     MemoryCache,
     NoCache,
@@ -204,7 +204,7 @@ def write_raw(cdir, key, raw):
     ids=["truncated", "empty", "{}", "null", "binary", "no-token", "naive", "numeric", "huge"],
 )
 def test_bad_files_are_misses(cdir, raw, caplog):
-    caplog.set_level(logging.DEBUG, logger="awsroles.cache")
+    caplog.set_level(logging.DEBUG, logger="awsroles.cache.store")
     write_raw(cdir, KEY, raw)
     assert FileCache(cdir).load(KEY) is None
     assert_no_secret(caplog.records)
@@ -356,7 +356,7 @@ def test_unwritable_directory_one_warning(tmp_path, caplog):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the directory should be")
     fc = FileCache(str(blocker))
-    caplog.set_level(logging.DEBUG, logger="awsroles.cache")
+    caplog.set_level(logging.DEBUG, logger="awsroles.cache.store")
     assert fc.store(KEY, entry()) is False
     assert fc.store(KEY, entry()) is False
     with fc.lock(KEY, timeout=0.2) as held:
@@ -499,7 +499,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from awsroles.cache import FileCache
+    from awsroles.cache.store import FileCache
     fc = FileCache({cdir!r})
     mode = sys.argv[1]
     with fc.lock({key!r}, timeout=10) as held:
@@ -568,7 +568,7 @@ def test_cache_hit_imports_nothing_heavy(cdir):
         f"""
         import sys
         sys.path.insert(0, {ROOT!r})
-        from awsroles.cache import FileCache, cache_key, entry_expiry
+        from awsroles.cache.store import FileCache, cache_key, entry_expiry
         key = cache_key({{"RoleArn": "arn:aws:iam::123456789012:role/Admin"}})
         d = FileCache({cdir!r}).load(key)
         assert d is not None and entry_expiry(d).year == 2099

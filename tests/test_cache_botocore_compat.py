@@ -1,4 +1,4 @@
-"""awsroles.cache against botocore 1.43 and the AWS CLI v1: keys, files, round trips."""
+"""awsroles.cache.store against botocore 1.43 and the AWS CLI v1: keys, files, round trips."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dateutil.tz import tzutc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awsroles.cache import FileCache, cache_key, default_cache_dir, entry_expiry
+from awsroles.cache.store import FileCache, cache_key, default_cache_dir, entry_expiry
 
 ROLE = "arn:aws:iam::123456789012:role/Admin"
 MFA = "arn:aws:iam::123456789012:mfa/alice"

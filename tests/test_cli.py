@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from awsroles.cache import cache_key
-from awsroles.cli import main
+from awsroles.cache.store import cache_key
+from awsroles.cli.main import main
 
 from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, cache_dir, cache_files, role
 
@@ -182,7 +182,7 @@ def test_an_unrelated_stack_does_not_stop_a_legitimate_chain(home, monkeypatch, 
 
 
 def test_awsroles_target_recognises_the_ways_awsroles_is_started():
-    from awsroles.cli_resolve import awsroles_target
+    from awsroles.cli.resolve import awsroles_target
 
     assert awsroles_target(["awsroles", "credential-process", "--profile", "a"]) == "a"
     assert awsroles_target(["/usr/bin/awsroles", "export", "-p", "b"]) == "b"
@@ -351,7 +351,7 @@ def test_an_sts_refusal_is_exit_2_without_secrets(home, sts, capsys):
 
 
 def test_ctrl_c_is_exit_130(home, monkeypatch, capsys):
-    import awsroles.cli as cli
+    import awsroles.cli.main as cli
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from awsroles.cli_export import FORMATS, ExportFormatError, iso_z, process_document, render
+from awsroles.cli.export import FORMATS, ExportFormatError, iso_z, process_document, render
 from awsroles.credentials import Credentials
 
 EXPIRY = datetime(2030, 1, 1, 1, 0, 0, 123456, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, make_env, role, write_aws_fi
 @pytest.fixture
 def skewed(tmp_path):
     """STS runs 10 minutes ahead of this machine."""
-    import awsroles.cached_fetch as cf
+    import awsroles.resolver.cached_fetch as cf
 
     cf._skew_warned, cf._skew = False, 0.0
     server = FrozenClock("2030-01-01T00:10:00Z")

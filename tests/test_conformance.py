@@ -297,7 +297,7 @@ def _write_profiles(inp: Dict[str, Any], tmp_path: Path) -> Dict[str, str]:
 
 
 def run_assume_role(case: Case, tmp_path: Path) -> None:
-    from awsroles.providers.profile import ProfileProvider
+    from awsroles.resolver.profile import ProfileProvider
 
     inp, expected = case.data["input"], case.data["output"]
     env = _write_profiles(inp, tmp_path)
@@ -318,7 +318,7 @@ def run_assume_role(case: Case, tmp_path: Path) -> None:
 
 
 def _assume_role_error(selected: str, env: Dict[str, str], error: type, name: str) -> None:
-    from awsroles.providers.profile import ProfileProvider
+    from awsroles.resolver.profile import ProfileProvider
 
     replay = ReplayTransport([], name=name)
     with pytest.raises(error) as info:
@@ -332,7 +332,7 @@ def _assume_role_error(selected: str, env: Dict[str, str], error: type, name: st
 def sso_token_profile_has_no_credentials(case: Case, tmp_path: Path) -> None:
     """botocore's chain skips a profile with only ``sso_session``: no credentials there."""
     from awsroles.errors import NoCredentialsError
-    from awsroles.providers.profile import ProfileProvider
+    from awsroles.resolver.profile import ProfileProvider
 
     inp = case.data["input"]
     env = _write_profiles(inp, tmp_path)
@@ -425,7 +425,7 @@ def run_imds_endpoint(case: Case, tmp_path: Path) -> None:
 
 
 def _resolve_scenario(case: Case, env: Dict[str, str], replay: ReplayTransport) -> Any:
-    from awsroles.providers.profile import ProfileProvider
+    from awsroles.resolver.profile import ProfileProvider
 
     kw = _common(env=env, transport=replay, process_timeout=10)
     if case.suite == "profile-provider":
@@ -727,7 +727,7 @@ def _sts_exchange(**over: Any) -> RecordedExchange:
 
 
 def _post(url: str, body: bytes, content_type: str = "application/x-www-form-urlencoded"):
-    from awsroles.http import HttpRequest
+    from awsroles.transport.base import HttpRequest
 
     return HttpRequest("POST", url, {"Content-Type": content_type}, body)
 
@@ -764,8 +764,8 @@ def test_replay_serves_in_order_and_checks_uri_headers_and_form_bodies() -> None
 
 
 def test_replay_checks_the_imds_token_header_both_ways() -> None:
-    from awsroles.http import HttpRequest
     from awsroles.testing.replay import ReplayMismatch
+    from awsroles.transport.base import HttpRequest
 
     url = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
     recorded = RecordedExchange("GET", url, {"x-aws-ec2-metadata-token": ["t1"]})

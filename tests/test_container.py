@@ -16,7 +16,6 @@ from awsroles.errors import (
     MalformedResponseError,
     TransportError,
 )
-from awsroles.http import HttpResponse, StdlibTransport, default_transport
 from awsroles.providers import container
 from awsroles.providers.container import (
     ContainerEndpointError,
@@ -24,6 +23,7 @@ from awsroles.providers.container import (
     resolve_container_uri,
 )
 from awsroles.testing.fake_container import FakeContainerEndpoint
+from awsroles.transport.base import HttpResponse, StdlibTransport, default_transport
 
 FULL = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 REL = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"

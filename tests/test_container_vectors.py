@@ -13,9 +13,9 @@ import pytest
 
 from awsroles.context import Context
 from awsroles.errors import AwsRolesError, CredentialRetrievalError
-from awsroles.http import HttpResponse
 from awsroles.providers.container import ContainerProvider, resolve_container_uri
 from awsroles.testing.clock import FrozenClock
+from awsroles.transport.base import HttpResponse
 
 DATA = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),

@@ -13,8 +13,8 @@ from unittest import mock
 
 import pytest
 
-from awsroles.endpoints import StsEndpoint, resolve_sts_endpoint
 from awsroles.errors import InvalidConfigError
+from awsroles.sts.endpoint import StsEndpoint, resolve_sts_endpoint
 
 CANNED = (
     b'<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
@@ -562,7 +562,7 @@ def test_does_not_import_botocore():
     import sys
 
     code = (
-        "import sys, awsroles.endpoints as e; e.resolve_sts_endpoint({}, {}); "
+        "import sys, awsroles.sts.endpoint as e; e.resolve_sts_endpoint({}, {}); "
         "print(any(m.startswith('botocore') for m in sys.modules))"
     )
     out = subprocess.run(

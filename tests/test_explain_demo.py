@@ -3,7 +3,7 @@
 import io
 
 import awsroles
-from awsroles.cli import main
+from awsroles.cli.main import main
 
 from helpers import BASE_SECRET, TWO_HOP, make_env, write_aws_files
 
@@ -32,7 +32,7 @@ def test_env_credentials_work_even_with_a_broken_config(tmp_path):
 
 
 def test_demo_runs_and_second_process_hits_cache():
-    from awsroles.demo import run
+    from awsroles.cli.demo import run
 
     out = io.StringIO()
     assert run(out) == 0

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from awsroles.credentials import Credentials
-from awsroles.endpoints import StsEndpoint
 from awsroles.errors import (
     AccessDeniedError,
     ExpiredTokenError,
@@ -20,10 +19,11 @@ from awsroles.errors import (
     STSServiceError,
     ThrottlingError,
 )
-from awsroles.http import HttpRequest
-from awsroles.sts import AssumeRoleParams, StsClient
+from awsroles.sts.client import AssumeRoleParams, StsClient
+from awsroles.sts.endpoint import StsEndpoint
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.fake_sts import FakeSTS, StsCall
+from awsroles.transport.base import HttpRequest
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +73,7 @@ def test_multi_hop_chain_with_issued_credentials(sts):
 
 
 def test_unsigned_assume_role_is_rejected(sts):
-    from awsroles.http import default_transport
+    from awsroles.transport.base import default_transport
 
     body = f"Action=AssumeRole&Version=2011-06-15&RoleArn={ROLE_A}&RoleSessionName=x1".encode()
     response = default_transport()(
@@ -252,8 +252,8 @@ def test_concurrent_threads(sts):
 
 def test_several_processes_at_once(sts):
     code = (
-        "import sys; from awsroles.sts import StsClient, AssumeRoleParams; "
-        "from awsroles.endpoints import StsEndpoint; from awsroles.credentials import "
+        "import sys; from awsroles.sts.client import StsClient, AssumeRoleParams; "
+        "from awsroles.sts.endpoint import StsEndpoint; from awsroles.credentials import "
         "Credentials; c = StsClient(StsEndpoint(sys.argv[1], 'us-east-1', 't')); "
         "r = c.assume_role(Credentials(sys.argv[2], sys.argv[3]), "
         "AssumeRoleParams(sys.argv[4], 'proc')); print(r.credentials('a').access_key)"

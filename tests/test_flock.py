@@ -1,7 +1,7 @@
-"""awsroles._flock: the cross-process lock on a cache entry's ``<key>.json.lock`` file.
+"""awsroles.cache.lock: the cross-process lock on a cache entry's ``<key>.json.lock`` file.
 
 Other processes are real subprocesses (``sys.executable -c``) holding the lock through
-awsroles._flock or through ``filelock.FileLock``; they print ``ready`` once they hold it and
+awsroles.cache.lock or through ``filelock.FileLock``; they print ``ready`` once they hold it and
 release it when a line arrives on their stdin.
 """
 
@@ -21,8 +21,8 @@ import types
 
 import pytest
 
-import awsroles._flock as flock_mod
-from awsroles._flock import LockTimeout, acquire
+import awsroles.cache.lock as flock_mod
+from awsroles.cache.lock import LockTimeout, acquire
 
 fcntl = pytest.importorskip("fcntl")
 filelock = pytest.importorskip("filelock")
@@ -32,13 +32,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX flock beh
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 hex chars, like a sha1 cache key
 
-# Hold the lock on argv[2] ("ours": awsroles._flock, "filelock": filelock.FileLock) until
+# Hold the lock on argv[2] ("ours": awsroles.cache.lock, "filelock": filelock.FileLock) until
 # a line (or EOF) arrives on stdin.
 HOLDER = r"""
 import sys
 kind, path = sys.argv[1], sys.argv[2]
 if kind == "ours":
-    from awsroles._flock import acquire
+    from awsroles.cache.lock import acquire
     handle = acquire(path, 10)
 else:
     import filelock
@@ -55,7 +55,7 @@ CONTENDER = r"""
 import sys, time
 kind, path, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 if kind == "ours":
-    from awsroles._flock import LockTimeout as Busy, acquire
+    from awsroles.cache.lock import LockTimeout as Busy, acquire
 else:
     import filelock
     from filelock import Timeout as Busy
@@ -530,7 +530,7 @@ def test_unexpected_errno_propagates_and_closes_the_fd(tmp_path, monkeypatch, co
 
 
 def test_file_cache_lock_holds_the_lock_file(tmp_path, caplog):
-    from awsroles.cache import FileCache
+    from awsroles.cache.store import FileCache
 
     cache = FileCache(str(tmp_path / "cache"))
     path = tmp_path / "cache" / (KEY + ".json.lock")
@@ -545,7 +545,7 @@ def test_file_cache_lock_holds_the_lock_file(tmp_path, caplog):
 
 
 def test_file_cache_lock_goes_on_without_a_held_lock(tmp_path, caplog, holder):
-    from awsroles.cache import FileCache
+    from awsroles.cache.store import FileCache
 
     directory = tmp_path / "cache"
     directory.mkdir()
@@ -570,7 +570,7 @@ def test_file_cache_lock_goes_on_without_a_held_lock(tmp_path, caplog, holder):
 
 
 def test_file_cache_lock_rejects_a_bad_key(tmp_path):
-    from awsroles.cache import FileCache
+    from awsroles.cache.store import FileCache
 
     cache = FileCache(str(tmp_path))
     with pytest.raises(ValueError):
@@ -582,7 +582,7 @@ def test_file_cache_lock_rejects_a_bad_key(tmp_path):
 def test_a_misbehaving_lock_library_does_not_stop_the_cache(tmp_path, monkeypatch, caplog):
     """Anything the lock raises (an old filelock's TypeError, say) is one warning, and the
     cache goes on without the lock: a lock problem never fails resolution."""
-    from awsroles.cache import FileCache
+    from awsroles.cache.store import FileCache
 
     def broken(*args, **kw):
         raise TypeError("__init__() got an unexpected keyword argument 'mode'")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from awsroles.credentials import Credentials
-from awsroles.refresh import RefreshableCredentials
+from awsroles.refresh.sync import RefreshableCredentials
 from awsroles.testing.clock import FrozenClock
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")

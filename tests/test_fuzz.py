@@ -7,13 +7,13 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awsroles.cache import FileCache
+from awsroles.cache.store import FileCache
 from awsroles.config.model import ProcessSource
 from awsroles.config.parser import decode, parse_config, parse_credentials
 from awsroles.config.plan import build_plan
 from awsroles.errors import AwsRolesError, ConfigParseError, MalformedResponseError
 from awsroles.providers.process import parse_output
-from awsroles.sts_xml import credentials_from_response, parse_error, parse_result
+from awsroles.sts.wire import credentials_from_response, parse_error, parse_result
 
 EXAMPLES = int(os.environ.get("AWSROLES_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(

@@ -1,4 +1,4 @@
-"""StdlibTransport (awsroles.http_client): the default transport on ``http.client``.
+"""StdlibTransport (awsroles.transport.stdlib): the default transport on ``http.client``.
 
 Every test talks to servers it starts itself on 127.0.0.1: a small HTTP/1.1 server whose
 behaviour each test sets (echo, chunked, slow, dropping connections, TLS), and a forward proxy.
@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from awsroles import http_client, http_requests
 from awsroles.errors import InvalidConfigError, TransportError
-from awsroles.http import HttpRequest, HttpResponse
-from awsroles.http_client import StdlibTransport
+from awsroles.transport import stdlib as http_client
+from awsroles.transport import via_requests as http_requests
+from awsroles.transport.base import HttpRequest, HttpResponse
+from awsroles.transport.stdlib import StdlibTransport
 
 # Built at run time so no source line shown in a traceback contains the value itself.
 SECRET = "planted-" + "s3cr3t-" + "value"
@@ -1131,17 +1132,17 @@ def test_errors_never_carry_secrets(serve, transport, refused_port, caplog, fail
 
 
 def test_default_transport_is_stdlib_transport():
-    import awsroles.http
-    from awsroles.http import RequestsTransport, default_transport
-    from awsroles.http import StdlibTransport as Exported
+    import awsroles.transport.base
+    from awsroles.transport.base import RequestsTransport, default_transport
+    from awsroles.transport.base import StdlibTransport as Exported
 
     assert Exported is StdlibTransport
     assert RequestsTransport is http_requests.RequestsTransport
     assert isinstance(default_transport(), StdlibTransport)
     assert default_transport() is default_transport()
-    assert "StdlibTransport" in awsroles.http.__all__
+    assert "StdlibTransport" in awsroles.transport.base.__all__
     with pytest.raises(AttributeError):
-        awsroles.http.NoSuchTransport  # noqa: B018
+        awsroles.transport.base.NoSuchTransport  # noqa: B018
 
 
 def test_repr_and_close(server, transport):
@@ -1155,8 +1156,8 @@ def test_repr_and_close(server, transport):
 
 def test_importing_the_module_does_not_import_requests():
     code = (
-        "import sys, awsroles.http_client, awsroles.http; "
-        "awsroles.http.default_transport(); "
+        "import sys, awsroles.transport.stdlib, awsroles.transport.base; "
+        "awsroles.transport.base.default_transport(); "
         "sys.exit(1 if 'requests' in sys.modules or 'urllib3' in sys.modules else 0)"
     )
     import subprocess
@@ -1170,7 +1171,7 @@ def test_importing_the_module_does_not_import_requests():
 
 
 def test_a_user_agent_is_sent_unless_the_caller_set_one(server, transport):
-    from awsroles.http import default_user_agent
+    from awsroles.transport.base import default_user_agent
 
     transport(get(server.url + "/a"))
     transport(get(server.url + "/b", headers={"user-agent": "mine/1"}))
@@ -1307,6 +1308,6 @@ def test_credentials_in_a_url_never_reach_an_error(transport, refused_port):
     ],
 )
 def test_safe_url_drops_credentials_even_with_slash_or_question_mark(url, shown):
-    from awsroles.http import safe_url
+    from awsroles.transport.base import safe_url
 
     assert safe_url(url) == shown

@@ -13,9 +13,9 @@ from awsroles.errors import (
     MalformedResponseError,
     TransportError,
 )
-from awsroles.http import HttpResponse
 from awsroles.providers.imds import ImdsProvider, ImdsV1DisabledError
 from awsroles.testing.fake_imds import CREDENTIALS_PATH, TOKEN_PATH, FakeIMDS
+from awsroles.transport.base import HttpResponse
 
 ROLE = "fake-instance-role"
 ROLE_PATH = CREDENTIALS_PATH + ROLE
@@ -603,7 +603,7 @@ def test_no_secret_in_logs_reprs_or_errors(tmp_path, clock, caplog):
 
 
 def _call(imds, method, path, headers=None):
-    from awsroles.http import HttpRequest
+    from awsroles.transport.base import HttpRequest
 
     return imds.transport()(HttpRequest(method, "http://imds" + path, headers=headers or {})).status
 
@@ -626,7 +626,7 @@ def test_fake_token_request_rules(clock, headers, status):
 def test_fake_enforces_tokens_and_their_ttl(clock):
     imds = FakeIMDS(clock=clock)
     send = imds.transport()
-    from awsroles.http import HttpRequest
+    from awsroles.transport.base import HttpRequest
 
     ttl = {"x-aws-ec2-metadata-token-ttl-seconds": "60"}
     token = send(HttpRequest("PUT", "http://imds" + TOKEN_PATH, headers=ttl)).text

@@ -9,9 +9,9 @@ import pytest
 
 from awsroles.context import Context
 from awsroles.errors import InvalidConfigError
-from awsroles.http import HttpResponse
 from awsroles.providers.imds import ImdsProvider
 from awsroles.testing.clock import FrozenClock
+from awsroles.transport.base import HttpResponse
 
 VECTORS = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),

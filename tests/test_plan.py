@@ -205,7 +205,7 @@ def test_role_hop_and_assume_role_params_fields_stay_in_step():
     """RoleHop and AssumeRoleParams declare the role's arguments separately (a profile's hop,
     an API call): every hop field must reach the call, by name or by an explicit mapping."""
     from awsroles.config import model
-    from awsroles.sts_params import AssumeRoleParams
+    from awsroles.sts.params import AssumeRoleParams
 
     mapped = {
         "profile": None,

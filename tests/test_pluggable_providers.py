@@ -5,7 +5,7 @@ import pytest
 import awsroles
 from awsroles.context import Context
 from awsroles.errors import AwsRolesError, NoCredentialsError
-from awsroles.providers.chain import default_providers
+from awsroles.resolver.chain import default_providers
 from awsroles.testing import FakeProvider, StaticProvider
 
 

@@ -27,7 +27,7 @@ from awsroles.providers.process import (
     run_process,
     split_command,
 )
-from awsroles.refresh import RefreshableCredentials
+from awsroles.refresh.sync import RefreshableCredentials
 from awsroles.testing.clock import FrozenClock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -23,7 +23,7 @@ import pytest
 from awsroles.config.model import ProcessSource
 from awsroles.context import Context
 from awsroles.providers.process import CredentialProcessError, run_process
-from awsroles.providers.profile import ProfileProvider
+from awsroles.resolver.profile import ProfileProvider
 from awsroles.testing.clock import FrozenClock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX commands (as upstream)")

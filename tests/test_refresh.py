@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from awsroles import background
 from awsroles.credentials import Credentials
 from awsroles.errors import AccessDeniedError, RefreshError, TransportError
-from awsroles.refresh import (
+from awsroles.refresh import background
+from awsroles.refresh.sync import (
     ADVISORY,
     FORCED,
     INITIAL,

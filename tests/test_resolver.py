@@ -8,14 +8,14 @@ import threading
 import pytest
 
 import awsroles
-from awsroles import background
-from awsroles.cache import MemoryCache, cache_key
+from awsroles.cache.store import MemoryCache, cache_key
 from awsroles.errors import (
     AccessDeniedError,
     MFAError,
     NoCredentialsError,
     ProfileNotFoundError,
 )
+from awsroles.refresh import background
 
 from helpers import (
     BASE_KEY,

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from awsroles._files import read_small_file
-from awsroles.cli_export import _powershell
+from awsroles.cli.export import _powershell
 from awsroles.errors import InvalidConfigError
 
 

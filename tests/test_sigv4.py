@@ -1,4 +1,4 @@
-"""awsroles.sigv4 against botocore.auth.SigV4Auth: the same headers, byte for byte.
+"""awsroles.sts.sigv4 against botocore.auth.SigV4Auth: the same headers, byte for byte.
 
 botocore is the reference: every case signs the same request with both and compares the
 complete header set (X-Amz-Date, X-Amz-Security-Token, Authorization and the rest).
@@ -17,7 +17,7 @@ from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awsroles.sigv4 import sign
+from awsroles.sts.sigv4 import sign
 
 EXAMPLES = int(os.environ.get("AWSROLES_FUZZ_EXAMPLES", "200"))
 CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"

@@ -17,7 +17,6 @@ import pytest
 from awsroles.config.model import SsoSource
 from awsroles.context import Context
 from awsroles.errors import AwsRolesError, CredentialRetrievalError, InvalidConfigError
-from awsroles.providers.profile import ProfileProvider
 from awsroles.providers.sso import (
     SsoPortalError,
     check_sso,
@@ -25,7 +24,8 @@ from awsroles.providers.sso import (
     sso_endpoint,
 )
 from awsroles.providers.sso_token import REFRESH_WINDOW, SsoTokenError, token_cache_key
-from awsroles.refresh import RefreshableCredentials
+from awsroles.refresh.sync import RefreshableCredentials
+from awsroles.resolver.profile import ProfileProvider
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.fake_sso import FakeSSOPortal, token_cache_path, write_token_cache
 
@@ -369,7 +369,7 @@ def test_connection_errors_are_recoverable(home, clock, portal):
 
 def test_garbage_from_the_portal(home, clock, portal):
     from awsroles.errors import MalformedResponseError
-    from awsroles.http import HttpResponse
+    from awsroles.transport.base import HttpResponse
 
     portal.login(home, "my-sso", start_url=START)
     ctx = ctx_for(home, "dev", clock, lambda r: HttpResponse(200, {}, b'{"roleCredentials": 1}'))
@@ -536,7 +536,7 @@ def test_real_socket_server_and_default_transport(home, clock, kind):
             clock=clock,
             background_refresh=False,
         )
-        from awsroles.http import RequestsTransport, StdlibTransport
+        from awsroles.transport.base import RequestsTransport, StdlibTransport
 
         # no proxy from this machine's environment: the portal is on 127.0.0.1
         ctx._transport = (
@@ -600,7 +600,7 @@ TOKEN_ONLY = ["profile-provider/invalid_sso_credentials_config", "profile-provid
 def _replay(path):
     from urllib.parse import parse_qsl, urlsplit
 
-    from awsroles.http import HttpResponse
+    from awsroles.transport.base import HttpResponse
 
     with open(path) as f:
         events = json.load(f)["events"]

@@ -1,4 +1,5 @@
-"""awsroles.sts against botocore as the oracle, with an in-memory transport and a frozen clock."""
+"""awsroles.sts.client against botocore as the oracle, with an in-memory transport and a
+frozen clock."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from awsroles.credentials import Credentials
-from awsroles.endpoints import StsEndpoint, resolve_sts_endpoint
 from awsroles.errors import (
     AccessDeniedError,
     ExpiredTokenError,
@@ -28,15 +28,16 @@ from awsroles.errors import (
     ThrottlingError,
     TransportError,
 )
-from awsroles.http import HttpRequest, HttpResponse
-from awsroles.sts import (
+from awsroles.sts.client import (
     AssumeRoleParams,
     StsClient,
     StsResponse,
     credentials_from_response,
     parse_expiration,
 )
+from awsroles.sts.endpoint import StsEndpoint, resolve_sts_endpoint
 from awsroles.testing.clock import FrozenClock
+from awsroles.transport.base import HttpRequest, HttpResponse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -240,7 +241,7 @@ def test_signature_is_byte_identical_to_botocore():
 def test_user_agent_names_python_and_os_as_platform_does():
     import platform
 
-    from awsroles.sts import default_user_agent
+    from awsroles.sts.client import default_user_agent
 
     ua = default_user_agent()
     assert f" python/{platform.python_version()} " in ua
@@ -687,7 +688,7 @@ def test_no_secret_in_messages_reprs_or_logs(caplog):
     texts += [str(exc.value), repr(exc.value), exc.value.sts_message]
     assert "****" in exc.value.sts_message
     records = [r.getMessage() for r in caplog.records] + [repr(r.args) for r in caplog.records]
-    assert any("awsroles.sts" == r.name for r in caplog.records)
+    assert any("awsroles.sts.client" == r.name for r in caplog.records)
     _assert_clean(*texts, *records, caplog.text)
 
 
@@ -821,7 +822,7 @@ def test_response_repr_is_redacted():
 
 def test_import_is_cheap():
     code = (
-        "import sys, awsroles.sts, awsroles.endpoints; "
+        "import sys, awsroles.sts.client, awsroles.sts.endpoint; "
         "print(sorted({m.split('.')[0] for m in sys.modules} "
         "& {'botocore', 'requests', 'dateutil', 'urllib3'}))"
     )

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from awsroles.credentials import Credentials
-from awsroles.endpoints import StsEndpoint
 from awsroles.errors import TransportError
-from awsroles.sts import AssumeRoleParams, StsClient
+from awsroles.sts.client import AssumeRoleParams, StsClient
+from awsroles.sts.endpoint import StsEndpoint
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.fake_sts import FakeSTS
 

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from awsroles.credentials import Credentials
-from awsroles.endpoints import resolve_sts_endpoint
-from awsroles.sts import AssumeRoleParams, StsClient
+from awsroles.sts.client import AssumeRoleParams, StsClient
+from awsroles.sts.endpoint import resolve_sts_endpoint
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awsroles import cache_entry, clock
+from awsroles import clock
+from awsroles.cache import entry as cache_entry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,16 +108,16 @@ def test_cache_key_text_with_nested_values_is_json_dumps_sort_keys():
 
 #: awsroles modules a cached role profile named in code does not need (as in P1).
 _NOT_ON_THE_WARM_PATH = (
-    "awsroles.background",  # only an advisory-window refresh schedules work
+    "awsroles.refresh.background",  # only an advisory-window refresh schedules work
     "awsroles.providers.env",  # a profile named in code drops the env provider
-    "awsroles.providers.sources",  # the base is static keys
-    "awsroles.sts",
-    "awsroles.sts_xml",
-    "awsroles.sigv4",
-    "awsroles.http",
-    "awsroles.http_client",
-    "awsroles._flock",
-    "awsroles.mfa",
+    "awsroles.resolver.sources",  # the base is static keys
+    "awsroles.sts.client",
+    "awsroles.sts.wire",
+    "awsroles.sts.sigv4",
+    "awsroles.transport.base",
+    "awsroles.transport.stdlib",
+    "awsroles.cache.lock",
+    "awsroles.resolver.mfa",
 )
 
 

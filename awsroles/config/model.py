@@ -1,6 +1,6 @@
 """What a plan is made of: base sources, role hops and the plan itself (plain data).
 
-Built by :mod:`awsroles.config.plan`, executed by :mod:`awsroles.resolver`, printed by
+Built by :mod:`awsroles.config.plan`, executed by :mod:`awsroles.resolver.hops`, printed by
 ``explain``. Secret fields are left out of every repr.
 """
 
@@ -155,7 +155,7 @@ class RoleHop(Record):
     def params(self, session_name: str = "", token_code: Optional[str] = None):
         """The STS AssumeRole parameters for this hop. Without ``session_name`` (or with an
         empty one) the name counts as generated."""
-        from ..sts_params import AssumeRoleParams
+        from ..sts.params import AssumeRoleParams
 
         shared = {name: getattr(self, name) for name in _SHARED_WITH_PARAMS}
         return AssumeRoleParams(

@@ -1,0 +1,1 @@
+"""awsroles inside botocore, boto3 (and their sessions)."""

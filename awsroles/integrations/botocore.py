@@ -13,7 +13,7 @@ import botocore.session
 from .._log import get_logger
 from ..config.model import NamedSource, StaticKeys
 from ..context import Context
-from ..providers.profile import ProfileProvider
+from ..resolver.profile import ProfileProvider
 
 log = get_logger("awsroles")
 
@@ -94,7 +94,7 @@ class AwsRolesProvider(botocore.credentials.CredentialProvider):
         plan = ProfileProvider().plan(ctx)
         if plan is None or not plan.hops or not _supported(plan.base):
             return None
-        from ..resolver import resolve_plan
+        from ..resolver.hops import resolve_plan
 
         self.credentials = BotocoreCredentials(resolve_plan(plan, ctx), method="assume-role")
         return self.credentials

@@ -1,0 +1,1 @@
+"""Where base credentials come from: one module per source."""

@@ -31,9 +31,9 @@ from ..errors import (
     MalformedResponseError,
     TransportError,
 )
-from ..http import HttpRequest
-from ..refresh import RefreshableCredentials
-from .container_env import (
+from ..refresh.sync import RefreshableCredentials
+from ..transport.base import HttpRequest
+from .container_config import (
     FULL_URI,
     METHOD,
     RELATIVE_URI,
@@ -86,12 +86,12 @@ def _transport(ctx: Any) -> Any:
     """``ctx.transport``; the shared default is swapped for one that ignores proxy variables
     and ``.netrc`` (as botocore does here): the token must never go to a proxy."""
     global _DIRECT
-    from ..http import default_transport
+    from ..transport.base import default_transport
 
     transport = ctx.transport
     if transport is default_transport():
         if _DIRECT is None:
-            from ..http_client import StdlibTransport
+            from ..transport.stdlib import StdlibTransport
 
             _DIRECT = StdlibTransport(trust_env=False)
         transport = _DIRECT

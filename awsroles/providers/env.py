@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, PartialCredentialsError, RefreshError
-from ..refresh import RefreshableCredentials
+from ..refresh.sync import RefreshableCredentials
 
 METHOD = "env"
 

@@ -25,8 +25,8 @@ from .._log import get_logger
 from ..clock import timedelta
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
-from ..http import HttpRequest, HttpResponse
-from ..refresh import MANDATORY_WINDOW, RefreshableCredentials
+from ..refresh.sync import MANDATORY_WINDOW, RefreshableCredentials
+from ..transport.base import HttpRequest, HttpResponse
 from .imds_config import (
     DISABLED_VAR,
     TOKEN_PATH,

@@ -37,7 +37,7 @@ from .._record import Record
 from ..clock import datetime
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, MalformedResponseError
-from ..http import HttpResponse
+from ..transport.base import HttpResponse
 
 log = get_logger("awsroles")
 

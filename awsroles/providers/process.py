@@ -33,8 +33,8 @@ from ..clock import datetime
 from ..config.model import ProcessSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
-from ..refresh import RefreshableCredentials
-from .process_exec import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
+from ..refresh.sync import RefreshableCredentials
+from .process_run import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
 
 log = get_logger("awsroles")
 

@@ -35,7 +35,7 @@ from ..clock import datetime, timezone
 from ..config.model import SsoSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError
-from ..refresh import RefreshableCredentials
+from ..refresh.sync import RefreshableCredentials
 from .sso_token import SsoTokenError, SsoTokenSource, login_hint, parse_time, read_token
 
 log = get_logger("awsroles")
@@ -96,7 +96,7 @@ class SsoPortalError(CredentialRetrievalError):
 
 
 def _services_url(services: Mapping[str, Any], section: str, key: str) -> Optional[str]:
-    from ..endpoints import service_endpoint_url
+    from ..sts.endpoint import service_endpoint_url
 
     return service_endpoint_url(services, section, key)
 
@@ -104,7 +104,7 @@ def _services_url(services: Mapping[str, Any], section: str, key: str) -> Option
 def sso_endpoint(ctx: Any, region: str, service: str = "sso") -> Tuple[str, str]:
     """``(url, where it came from)`` for ``service`` ``sso`` (the portal) or ``sso-oidc``,
     by botocore's configured-endpoint rules (see the module docstring)."""
-    from ..endpoints import _check_url, _flag, _partition
+    from ..sts.endpoint import _check_url, _flag, _partition
 
     env = ctx.env
     profile = ctx.selected_profile_values()
@@ -216,7 +216,7 @@ class SsoFetcher:
 
     def __call__(self, mode: str, current: Optional[Credentials]) -> Credentials:
         token = self.tokens.token()
-        from ..http import HttpRequest
+        from ..transport.base import HttpRequest
 
         request = HttpRequest(
             "GET",

@@ -255,7 +255,7 @@ class SsoTokenSource:
         return f"start URL {self.start_url}"
 
     def _refresh_locked(self) -> Tuple[Dict[str, Any], datetime, Optional[BaseException]]:
-        from ..cache import FileCache
+        from ..cache.store import FileCache
 
         key = token_cache_key(self.session_name, self.start_url)
         timeout = float(getattr(self._ctx, "lock_timeout", 60.0))
@@ -307,7 +307,7 @@ class SsoTokenSource:
             }
         ).encode("utf-8")
         url = self._oidc_url().rstrip("/") + "/token"
-        from ..http import HttpRequest
+        from ..transport.base import HttpRequest
 
         request = HttpRequest(
             "POST",

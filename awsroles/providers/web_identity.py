@@ -14,11 +14,11 @@ from typing import Any, Mapping, Optional
 
 from .._files import read_small_file
 from .._log import get_logger
-from ..cached_fetch import CachedStsFetch, generated_session_name
 from ..config.model import WebIdentitySource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
-from ..refresh import RefreshableCredentials
+from ..refresh.sync import RefreshableCredentials
+from ..resolver.cached_fetch import CachedStsFetch, generated_session_name
 
 log = get_logger("awsroles")
 

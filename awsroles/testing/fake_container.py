@@ -252,10 +252,10 @@ class FakeContainerEndpoint(LocalServer):
         return json.dumps(doc).encode()
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.http.Transport` answering as the server would, with
-        no socket (the server need not be started)."""
+        """An in-memory :data:`awsroles.transport.base.Transport` answering as the server
+        would, with no socket (the server need not be started)."""
         from ..errors import TransportError
-        from ..http import HttpResponse
+        from ..transport.base import HttpResponse
 
         def send(request: Any) -> Any:
             timeout, read = request.timeout, read_timeout(request)

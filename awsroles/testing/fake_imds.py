@@ -342,11 +342,11 @@ class FakeIMDS:
         return 200, {_TTL: raw}, token.encode()
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.http.Transport` answering as the server would (no
+        """An in-memory :data:`awsroles.transport.base.Transport` answering as the server would (no
         socket; the server need not be started). ``down`` raises a connection error; ``slow``
         longer than the request's timeout raises a timeout at once."""
         from ..errors import TransportError
-        from ..http import HttpResponse
+        from ..transport.base import HttpResponse
 
         def send(request: Any) -> Any:
             if self._down:

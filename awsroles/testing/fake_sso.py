@@ -355,9 +355,9 @@ class FakeSSOPortal(LocalServer):
         return 200, doc, True, shown
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.http.Transport` answering as this server would (the
-        server need not be started)."""
-        from ..http import HttpResponse
+        """An in-memory :data:`awsroles.transport.base.Transport` answering as this server
+        would (the server need not be started)."""
+        from ..transport.base import HttpResponse
 
         def send(request: Any) -> Any:
             _, path, _ = as_handled(request)

@@ -300,9 +300,9 @@ class FakeSTS(LocalServer):
         return status, body, request_id
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.http.Transport` answering as this server would,
+        """An in-memory :data:`awsroles.transport.base.Transport` answering as this server would,
         with no socket: pass it as ``transport=`` (the server need not be started)."""
-        from ..http import HttpResponse
+        from ..transport.base import HttpResponse
 
         def send(request: Any) -> Any:
             parts, path, headers = as_handled(request)

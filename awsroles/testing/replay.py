@@ -50,7 +50,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import TransportError
-from ..http import HttpRequest, HttpResponse
+from ..transport.base import HttpRequest, HttpResponse
 
 __all__ = ["ReplayMismatch", "RecordedExchange", "ReplayTransport", "load_traffic"]
 

@@ -1,0 +1,1 @@
+"""The ``awsroles`` command: one module per command."""

@@ -1,0 +1,177 @@
+"""``awsroles cache list`` and ``awsroles cache clear``: the shared ``~/.aws/cli/cache``.
+
+Entries are named by the SHA-1 of their AssumeRole arguments, so the profile behind an entry is
+found the other way round: the cache key of every role hop of every profile in the config is
+computed, and an entry whose name matches one is labelled with that hop's profile. Nothing
+here ever prints a key, secret or token: only file names, the assumed-role ARN, and times.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from ..clock import datetime
+from ..context import Context
+from ..errors import AwsRolesError
+
+__all__ = ["profile_keys", "run_cache_list", "run_cache_clear"]
+
+
+def _keys_of(plan: Any) -> List[Tuple[str, str]]:
+    from ..cache.store import cache_key
+
+    parts = plan.cached_parts() if plan is not None else []
+    return [(cache_key(item.cache_args()), item.profile) for item in parts]
+
+
+def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
+    """cache key -> names of the profiles whose role hop has that key (offline, best effort:
+    a profile that cannot be planned is skipped)."""
+    from ..config.plan import build_plan
+
+    try:
+        config = ctx.config
+        profiles = config.profiles
+    except AwsRolesError:
+        return {}
+    sso = getattr(config, "sso_sessions", {})
+    found: Dict[str, Set[str]] = {}
+    for name in profiles:
+        try:
+            plan = build_plan(profiles, name, sso_sessions=sso)
+            pairs = _keys_of(plan)
+        except (AwsRolesError, ValueError, TypeError):
+            continue
+        for key, profile in pairs:
+            found.setdefault(key, set()).add(profile)
+    return found
+
+
+def _read_entry(path: str) -> Optional[dict]:
+    from .._files import read_small_file
+    from ..cache.entry import _MAX_ENTRY_BYTES, loads
+
+    try:  # a FIFO named *.json is refused, never waited on
+        raw = read_small_file(path, _MAX_ENTRY_BYTES)
+        if len(raw) > _MAX_ENTRY_BYTES:
+            return None
+        data = loads(raw)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe(data: Optional[dict], now: datetime) -> Tuple[str, str, str]:
+    """(role ARN, expiry, time left) of an entry, without touching its secrets."""
+    from ..cache.store import entry_expiry
+
+    if data is None:
+        return "(unreadable entry)", "-", "-"
+    user = data.get("AssumedRoleUser")
+    role = user.get("Arn") if isinstance(user, dict) else None
+    if not isinstance(role, str) or not role:
+        role = "(sso role credentials)" if data.get("ProviderType") == "sso" else "-"
+    try:
+        expiry = entry_expiry(data)
+    except ValueError:
+        return role, "-", "no valid expiry"
+    left = (expiry - now).total_seconds()
+    from ..timestamps import format_timestamp
+
+    when = format_timestamp(expiry)
+    return role, when, f"{int(left // 60)} min" if left > 0 else "expired"
+
+
+def _entry_names(ctx: Context) -> List[str]:
+    return [key + ".json" for key in ctx.cache.keys()]
+
+
+def run_cache_list(env: Optional[Any] = None) -> int:
+    ctx = Context(None, env=env)
+    directory = ctx.cache.directory
+    names = _entry_names(ctx)
+    if not names:
+        print(f"no entries in {directory}")
+        return 0
+    labels = profile_keys(ctx)
+    now = ctx.clock.now()
+    rows = [("ENTRY", "EXPIRES", "LEFT", "PROFILE", "ROLE")]
+    for name in names:
+        role, when, left = _describe(_read_entry(os.path.join(directory, name)), now)
+        profiles = ",".join(sorted(labels.get(name[:-5], ()))) or "-"
+        rows.append((name, when, left, profiles, role))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(f"{directory}: {len(names)} entr{'y' if len(names) == 1 else 'ies'}")
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+# --- clearing -------------------------------------------------------------------------------
+
+
+def _remove_lock(path: str) -> bool:
+    """Delete a ``.json.lock`` file unless another process holds it right now (taken with
+    the cache's own lock, so flock and filelock holders both count)."""
+    from ..cache.lock import LockTimeout, acquire
+
+    try:
+        lock = acquire(path, 0)
+    except (LockTimeout, OSError, ImportError):
+        return False
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        lock.release()
+
+
+def _clear_all(ctx: Context) -> int:
+    directory = ctx.cache.directory
+    removed = 0
+    for name in _entry_names(ctx):
+        path = os.path.join(directory, name)
+        role, _, _ = _describe(_read_entry(path), ctx.clock.now())
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            print(f"could not remove {path}: {exc.strerror or exc}")
+            continue
+        removed += 1
+        print(f"removed {path}  ({role})")
+    try:
+        locks = sorted(n for n in os.listdir(directory) if n.endswith(".json.lock"))
+    except OSError:
+        locks = []
+    kept = [n for n in locks if not _remove_lock(os.path.join(directory, n))]
+    if locks:
+        print(f"removed {len(locks) - len(kept)} lock file(s)", end="")
+        print(f"; {len(kept)} in use, kept" if kept else "")
+    if not removed:
+        print(f"no entries in {directory}")
+    return 0
+
+
+def run_cache_clear(profile: Optional[str], env: Optional[Any] = None) -> int:
+    if profile is None:
+        return _clear_all(Context(None, env=env))
+    from ..resolver.profile import ProfileProvider
+
+    ctx = Context(profile, env=env)
+    plan = ProfileProvider().plan(ctx)
+    pairs = _keys_of(plan)
+    if not pairs:
+        print(f"profile '{profile}' assumes no role: it has no entries in the cache")
+        return 0
+    cache = ctx.cache
+    for key, owner in pairs:
+        path = cache.path(key)
+        role, _, _ = _describe(_read_entry(path), ctx.clock.now())
+        if cache.delete(key):
+            print(f"removed {path}  (profile '{owner}', {role})")
+        else:
+            print(f"no entry {path}  (profile '{owner}')")
+    return 0

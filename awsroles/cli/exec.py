@@ -1,0 +1,127 @@
+"""``awsroles exec --profile P -- CMD ...``: run a command with the credentials in its
+environment and return its exit status.
+
+The child gets ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and
+``AWS_CREDENTIAL_EXPIRATION`` (each removed when the set has none, so nothing stale from the
+parent's environment is mixed in), and loses ``AWS_PROFILE``/``AWS_DEFAULT_PROFILE`` so that it
+uses exactly these credentials instead of resolving the profile again. Since the profile is
+gone, its ``region`` is passed on as ``AWS_REGION``/``AWS_DEFAULT_REGION`` unless those are set.
+
+Exit status as a shell reports it: the command's own; ``128 + N`` when it was killed by signal
+N; 127 when it is not found; 126 when it cannot be executed. Ctrl-C reaches the command
+(it is in the terminal's foreground process group) and awsroles waits for it to finish.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Dict, List, Mapping, Optional
+
+from ..context import Context
+from ..credentials import Credentials
+
+__all__ = ["child_environment", "run_exec"]
+
+#: Variables the child must not inherit: they would make it resolve something else, or mix
+#: a stale token/expiry/account into these credentials.
+_REMOVE = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
+)
+
+
+def child_environment(
+    creds: Credentials, base: Mapping[str, str], region: Optional[str] = None
+) -> Dict[str, str]:
+    """``base`` with the credentials set, the profile variables removed and the profile's
+    region passed on."""
+    from .export import env_pairs
+
+    env = {k: v for k, v in base.items() if k not in _REMOVE}
+    env.update(env_pairs(creds))
+    if creds.account_id:
+        env["AWS_ACCOUNT_ID"] = creds.account_id
+    if region and not env.get("AWS_REGION") and not env.get("AWS_DEFAULT_REGION"):
+        env["AWS_REGION"] = region
+        env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def _profile_region(ctx: Context) -> Optional[str]:
+    try:
+        return ctx.selected_profile_values().get("region") or None
+    except Exception:  # a config problem was already reported, or did not matter
+        return None
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    """Wait for ``proc``; Ctrl-C is for the child (it got the SIGINT too), SIGTERM/SIGHUP sent
+    to awsroles are passed on to it."""
+    forwarded = {}
+    if threading.current_thread() is threading.main_thread() and os.name != "nt":
+
+        def forward(signum, frame):  # pragma: no cover - exercised in a subprocess test
+            try:
+                proc.send_signal(signum)
+            except OSError:
+                pass
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            forwarded[sig] = signal.signal(sig, forward)
+        if not _in_foreground():
+            # Ctrl-C at a terminal reaches the child by itself; a SIGINT sent to us alone
+            # (a supervisor, `kill -INT`, PID 1 in a container) must be passed on.
+            forwarded[signal.SIGINT] = signal.signal(signal.SIGINT, forward)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue  # the child decides what Ctrl-C means; we report its status
+    finally:
+        for sig, previous in forwarded.items():
+            signal.signal(sig, previous)
+
+
+def _in_foreground() -> bool:
+    """True when we run in the terminal's foreground process group (Ctrl-C hits us all)."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
+def run_exec(profile: Optional[str], command: List[str]) -> int:
+    from .resolve import resolve_for_command
+
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print(
+            "awsroles: error: exec needs a command to run: awsroles exec -- CMD [ARG...]",
+            file=sys.stderr,
+        )
+        return 2
+    creds, ctx = resolve_for_command(profile)
+    env = child_environment(creds, os.environ, _profile_region(ctx))
+    try:
+        proc = subprocess.Popen(command, env=env)
+    except FileNotFoundError:
+        print(f"awsroles: error: command not found: {command[0]}", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"awsroles: error: permission denied: {command[0]}", file=sys.stderr)
+        return 126
+    except OSError as exc:
+        print(f"awsroles: error: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 126
+    code = _wait(proc)
+    return 128 - code if code < 0 else code

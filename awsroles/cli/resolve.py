@@ -1,0 +1,175 @@
+"""Credentials for a short-lived command (``export``, ``credential-process``, ``exec``,
+``whoami``): resolved once, refreshed synchronously, and guarded against calling itself.
+
+Short-lived commands exit before a background refresh could finish, so (decisions §4) they
+refresh in the foreground: :meth:`RefreshableCredentials.refresh` fetches when nothing is held
+and refreshes when the set is inside its advisory window (a cache entry with little time left
+is replaced before it is printed, not after the command has gone).
+
+The recursion guard (decisions §6): ``credential_process = awsroles credential-process
+--profile P`` written into profile P itself (or into a profile P's chain starts from) would
+start awsroles, which runs the command, which starts awsroles, ... forever. Two checks, both
+before anything runs or calls out:
+
+* the plan's base is a credential_process whose command is visibly awsroles for a profile of
+  the same chain;
+* the base's profile is already on ``AWSROLES_PROCESS_STACK`` (set by
+  :mod:`awsroles.providers.process` for every command it runs, and inherited through the AWS
+  CLI or any other tool in between): its credential_process is running above us, and resolving
+  it again would run it again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, List, Optional, Tuple
+
+from ..context import Context
+from ..credentials import Credentials
+
+__all__ = ["resolve_for_command", "check_recursion", "awsroles_target"]
+
+#: Subcommands that resolve a profile (and so could recurse).
+_RESOLVING = ("credential-process", "export", "exec", "whoami")
+
+
+#: botocore's advisory refresh window, which consumers of our output apply to it.
+CONSUMER_ADVISORY_WINDOW = 15 * 60
+
+
+def make_context(profile: Optional[str], env: Optional[Any] = None) -> Context:
+    # background_refresh=False: an advisory refresh of an inner hop runs inline, not on a
+    # daemon thread this process would abandon when it exits.
+    return Context(profile, env=env, background_refresh=False)
+
+
+def resolve_for_command(
+    profile: Optional[str], env: Optional[Any] = None
+) -> Tuple[Credentials, Context]:
+    """One frozen, consistent credential set for ``profile`` (the default chain when None),
+    refreshed first if it is inside its advisory window."""
+    from ..resolver.chain import CredentialChain, default_providers
+
+    ctx = make_context(profile, env)
+    check_recursion(ctx)
+    creds = CredentialChain(default_providers(ctx)).resolve(ctx)
+    refresh = getattr(creds, "refresh", None)
+    if callable(refresh):
+        # The AWS CLI and botocore treat credentials with < 15 min left as due for refresh
+        # and would run us again on every access: hand out sets with more than that.
+        return refresh(min_left=CONSUMER_ADVISORY_WINDOW), ctx
+    return creds.get_frozen_credentials(), ctx
+
+
+# --- the recursion guard --------------------------------------------------------------------
+
+
+def awsroles_target(argv: List[str]) -> Optional[str]:
+    """The profile an awsroles command line resolves (``--profile P``/``-p P``/``--profile=P``),
+    or None when ``argv`` is not a resolving awsroles command naming a profile. Recognises
+    ``awsroles ...`` and ``<python> -m awsroles ...``."""
+    if not argv:
+        return None
+    program = os.path.basename(argv[0]).lower()
+    if program.endswith(".exe"):
+        program = program[:-4]
+    if program == "awsroles":
+        rest = argv[1:]
+    else:
+        try:
+            i = argv.index("-m")
+        except ValueError:
+            return None
+        if i + 1 >= len(argv) or argv[i + 1] != "awsroles":
+            return None
+        rest = argv[i + 2 :]
+    if not any(word in _RESOLVING for word in rest):
+        return None
+    for i, word in enumerate(rest):
+        if word == "--":
+            break
+        if word in ("--profile", "-p") and i + 1 < len(rest):
+            return rest[i + 1]
+        if word.startswith("--profile="):
+            return word[len("--profile=") :]
+    return None
+
+
+def _stack_profiles(env: Any) -> List[str]:
+    from ..providers.process import read_stack
+
+    return [str(entry[0]) for entry in read_stack(env)]
+
+
+def _plan_for(ctx: Context) -> Any:
+    """The profile plan that resolution will run, or None when another provider (the
+    environment variables) comes first or the plan cannot be built (resolution reports it)."""
+    from ..errors import AwsRolesError
+    from ..providers.env import EnvProvider
+    from ..resolver.profile import ProfileProvider
+
+    try:
+        if ctx.explicit_profile is None and EnvProvider().check(ctx)[0]:
+            return None
+        return ProfileProvider().plan(ctx)
+    except AwsRolesError:
+        return None
+
+
+def _chain_profiles(plan: Any) -> List[str]:
+    """The profiles the plan goes through, outermost first, without repeats in a row."""
+    names: List[str] = []
+    for name in [plan.profile] + [hop.profile for hop in reversed(plan.hops)]:
+        if not names or names[-1] != name:
+            names.append(name)
+    base = getattr(plan.base, "profile", None)
+    if base and names[-1] != base:
+        names.append(base)
+    return names
+
+
+def _loop_error(profile: str, message: str, chain: Iterable[str]) -> Exception:
+    from ..providers.process import CredentialProcessError
+
+    return CredentialProcessError(
+        message + " (chain: " + " -> ".join(f"'{p}'" for p in chain) + ").",
+        profile=profile,
+        hint="A profile's credential_process must not resolve that same profile; point it "
+        "at the profile that holds the real credentials (for example `awsroles "
+        "credential-process --profile <source profile>`).",
+    )
+
+
+def check_recursion(ctx: Context) -> None:
+    """Raise a CredentialProcessError naming the profile when resolving would call itself."""
+    from ..config.model import ProcessSource
+
+    plan = _plan_for(ctx)
+    if plan is None or not isinstance(plan.base, ProcessSource):
+        return  # the common case: nothing below (process modules, the stack) is needed
+    from ..providers.process_run import split_command
+
+    stack = _stack_profiles(ctx.env)
+    base = plan.base
+    names = _chain_profiles(plan)
+    if base.profile in stack:
+        raise _loop_error(
+            base.profile,
+            f"resolving profile '{plan.profile}' would run the credential_process of profile "
+            f"'{base.profile}', which is already running and is what started this command: "
+            "it would call itself forever",
+            stack + names,
+        )
+    try:
+        argv = split_command(base.command)
+    except ValueError:
+        return  # resolution reports the bad command
+    target = awsroles_target(argv)
+    if target is not None and target in names:
+        raise _loop_error(
+            base.profile,
+            f"the credential_process of profile '{base.profile}' runs awsroles for profile "
+            f"'{target}', which needs that same credential_process: it would call itself "
+            "forever",
+            names + [target],
+        )

@@ -1,0 +1,21 @@
+"""``awsroles whoami``: sts:GetCallerIdentity with the resolved credentials."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+
+def run_whoami(profile: Optional[str], as_json: bool) -> int:
+    from .resolve import resolve_for_command
+
+    creds, ctx = resolve_for_command(profile)
+    identity = ctx.sts_client().get_caller_identity(creds)
+    if as_json:
+        # The shape and key order of `aws sts get-caller-identity --output json`.
+        doc = {k: identity[k] for k in ("UserId", "Account", "Arn") if k in identity}
+        print(json.dumps(doc, indent=4))
+        return 0
+    for key in ("Account", "Arn", "UserId"):
+        print(f"{key + ':':<9}{identity.get(key, '?')}")
+    return 0

@@ -1,0 +1,1 @@
+"""Refreshable credentials: the refresh policy, its thread driver and the background worker."""

@@ -1,0 +1,163 @@
+"""The cache-first fetch shared by every STS-issued credential (role hops, web identity).
+
+A fetch looks in the cache first; only when the entry is missing or too old does it take the
+cache's cross-process lock, look again (another process may have just written it) and call
+STS through the subclass's ``_call_sts``, then write the entry. The entry is judged the way
+held credentials are (decisions §4): usable unless inside its mandatory window; during a
+refresh, only an entry newer than what is held and outside its own advisory window counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from .._log import get_logger
+from ..credentials import Credentials
+from ..errors import MalformedResponseError, MFADeferred
+from ..refresh.sync import ADVISORY, FORCED, INITIAL, MANDATORY_WINDOW, advisory_window_for
+
+log = get_logger("awsroles")
+
+__all__ = ["CachedStsFetch", "generated_session_name"]
+
+
+def generated_session_name(clock) -> str:
+    """botocore's default name, fixed when the provider loads; never part of the cache key."""
+    return f"botocore-session-{int(clock.now().timestamp())}"
+
+
+#: Clock skew (seconds) beyond which lifetimes are judged by STS's clock, with one warning.
+SKEW_TOLERANCE = 60.0
+#: Beyond this the clock is not "off" but wrong (or the answer replayed): warn, do not adjust.
+SKEW_LIMIT = 3600.0
+_skew_warned = False
+#: The last skew measured in this process (STS's clock minus ours), applied to cache entries.
+_skew = 0.0
+
+
+def _judge_by_server_clock(creds: Credentials, data: Any, now: Any, label: str) -> Credentials:
+    """Credentials whose expiry is moved by the skew between this machine's clock and STS's
+    (from the response's Date header), so refresh windows hold when the local clock is off.
+    The cache keeps STS's own Expiration; only the in-process copy is moved."""
+    global _skew_warned, _skew
+    try:
+        date = data["ResponseMetadata"]["HTTPHeaders"]["date"]
+        from email.utils import parsedate_to_datetime
+
+        server_now = parsedate_to_datetime(date)
+    except Exception:  # no or unreadable Date header: nothing to judge by
+        return creds
+    if creds.expiry is None or server_now.tzinfo is None:
+        return creds
+    skew = (server_now - now).total_seconds()  # > 0: this machine is behind STS
+    _skew = skew if SKEW_TOLERANCE < abs(skew) <= SKEW_LIMIT else 0.0
+    if abs(skew) <= SKEW_TOLERANCE:
+        return creds
+    if not _skew_warned:
+        _skew_warned = True
+        log.warning(
+            "%s: this machine's clock is %d s %s STS's; %s",
+            label,
+            abs(int(skew)),
+            "behind" if skew > 0 else "ahead of",
+            "credential lifetimes are judged by STS's clock. Fix the clock: signed requests "
+            "fail once it is 5 minutes off."
+            if _skew
+            else "that is too far off to correct for. Fix the clock.",
+        )
+    return _shift(creds, _skew)
+
+
+def _shift(creds: Credentials, skew: float) -> Credentials:
+    if not skew or creds.expiry is None:
+        return creds
+    from ..clock import timedelta
+
+    return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
+
+
+class CachedStsFetch:
+    """Base of a RefreshableCredentials fetch function backed by the shared cache."""
+
+    #: botocore's METHOD for the credentials this fetch produces.
+    method = "assume-role"
+    #: Extra factor on the context's lock timeout (an MFA prompt may be slow).
+    lock_factor = 1
+
+    def __init__(self, cache_args: Mapping[str, Any], ctx, label: str) -> None:
+        from ..cache.store import cache_key
+
+        self._ctx = ctx
+        self.label = label
+        self.key = cache_key(cache_args)
+
+    def _call_sts(self) -> Credentials:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _keep(self, response: Any) -> Credentials:
+        """The credentials of an STS response, written to the cache once they parse."""
+        creds = response.credentials(self.method)  # MalformedResponseError if unusable
+        creds = _judge_by_server_clock(creds, response.data, self._ctx.clock.now(), self.label)
+        try:
+            self._ctx.cache.store(self.key, response.data)
+        except ValueError:
+            raise MalformedResponseError(
+                f"{self.label}: STS answered with a document the cache cannot hold."
+            ) from None
+        return creds
+
+    def _usable(self, creds: Credentials, mode: str, current: Optional[Credentials]) -> bool:
+        if creds.expiry is None:
+            return True
+        left = (creds.expiry - self._ctx.clock.now()).total_seconds()
+        mandatory = self._ctx.mandatory_timeout
+        if mandatory is None:
+            mandatory = MANDATORY_WINDOW
+        if left <= mandatory:
+            return False
+        if mode == INITIAL or current is None:
+            return True
+        if mode == FORCED:
+            return creds.access_key != current.access_key
+        newer = current.expiry is None or creds.expiry > current.expiry
+        advisory = self._ctx.advisory_timeout
+        if advisory is None:
+            advisory = advisory_window_for(left)
+        return newer and left > advisory
+
+    def _from_cache(self, mode: str, current: Optional[Credentials]) -> Optional[Credentials]:
+        entry = self._ctx.cache.load(self.key)
+        if entry is None:
+            return None
+        from ..cache.entry import credentials_from_response
+
+        try:
+            creds = _shift(credentials_from_response(entry, self.method), _skew)
+        except MalformedResponseError:
+            return None
+        if self._usable(creds, mode, current):
+            log.debug("%s: using cached credentials %s.json", self.label, self.key)
+            return creds
+        return None
+
+    def __call__(self, mode: str, current: Optional[Credentials]) -> Credentials:
+        hit = self._from_cache(mode, current)
+        if hit is not None:
+            return hit
+        with self._ctx.cache.lock(self.key, self._ctx.lock_timeout * self.lock_factor):
+            hit = self._from_cache(mode, current)
+            if hit is not None:
+                return hit
+            if mode == ADVISORY:
+                from .mfa import no_prompt
+
+                try:
+                    with no_prompt():
+                        return self._call_sts()
+                except MFADeferred:
+                    # Nothing newer without a prompt: keep the current set until the
+                    # mandatory window, where a prompt is allowed.
+                    if current is None:
+                        raise
+                    return current
+            return self._call_sts()

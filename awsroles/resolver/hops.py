@@ -1,0 +1,81 @@
+"""Execute a Plan: base credentials, then each role hop through STS, each hop cached.
+
+Every hop is its own :class:`RefreshableCredentials` whose fetch function is a
+:class:`HopFetcher` (cache first, see :mod:`awsroles.resolver.cached_fetch`). Only when STS must be
+called does it resolve the *source* credentials (the inner hop, or the base) and ask for an
+MFA code if the hop has ``mfa_serial``. So a valid cache entry for the
+outermost hop is the whole cost of a warm start: no source provider runs, no STS client is
+built, requests is not imported.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .._log import get_logger
+from ..config.model import Plan, RoleHop, StaticKeys
+from ..credentials import Credentials
+from ..refresh.sync import RefreshableCredentials
+from .cached_fetch import CachedStsFetch, generated_session_name
+
+log = get_logger("awsroles")
+
+__all__ = ["resolve_plan", "HopFetcher"]
+
+ASSUME_ROLE = "assume-role"
+
+
+class HopFetcher(CachedStsFetch):
+    """The fetch function of one role hop's RefreshableCredentials."""
+
+    method = ASSUME_ROLE
+
+    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx) -> None:
+        super().__init__(hop.cache_args(), ctx, f"profile '{hop.profile}'")
+        self.hop = hop
+        self._source = source
+        self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
+
+    def _call_sts(self) -> Credentials:
+        source = self._source()
+        token_code = None
+        if self.hop.mfa_serial:
+            from .mfa import get_token_code
+
+            token_code = get_token_code(self.hop.mfa_serial, self._ctx.prompter, self.hop.profile)
+        hop = self.hop
+        params = hop.params(self.session_name, token_code)
+        started = time.monotonic()
+        response = self._ctx.sts_client().assume_role(source, params)
+        log.info(
+            "profile '%s': assumed %s in %.0f ms",
+            hop.profile,
+            hop.role_arn,
+            (time.monotonic() - started) * 1000,
+        )
+        return self._keep(response)
+
+
+def resolve_plan(plan: Plan, ctx) -> Any:
+    """Credentials for ``plan``: the base's credential object when there is no hop,
+    otherwise a RefreshableCredentials for the outermost hop."""
+    current: Any
+    if isinstance(plan.base, StaticKeys):  # the usual base of a role chain: nothing to load
+        current = plan.base.credentials()
+    else:
+        from .sources import base_source
+
+        current = base_source(plan.base, ctx)
+    if not plan.hops:
+        return current.get() if hasattr(current, "get") else current
+    # A cold chain with an MFA hop anywhere holds the outer locks through the prompt: let
+    # other processes wait for it rather than give up and call STS themselves.
+    mfa = any(hop.mfa_serial for hop in plan.hops)
+    for hop in plan.hops:
+        fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
+        fetcher.lock_factor = 5 if mfa else 1
+        current = RefreshableCredentials.for_context(
+            fetcher, ctx, method=ASSUME_ROLE, label=f"profile '{hop.profile}' ({hop.role_arn})"
+        )
+    return current

@@ -1,0 +1,325 @@
+"""The three STS calls awsroles makes: AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity.
+
+Requests are the form bodies botocore's query serializer sends, signed with SigV4 by
+:mod:`awsroles.sts.sigv4` (botocore's ``SigV4Auth``, byte for byte, without importing botocore).
+Responses become dicts shaped exactly like botocore's parsed response, which is also the AWS
+CLI cache file content (reference §5.3). Retries: throttling, 5xx and connection errors, with
+botocore's standard-mode backoff (full jitter) through the injected clock.
+
+No secret (secret key, session token, MFA code, web identity token) reaches a log record, a
+repr, or an exception message; STS's own error text is scrubbed of them too.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import urlencode, urlsplit
+
+from .._log import get_logger
+from ..clock import SYSTEM_CLOCK, Clock
+from ..credentials import Credentials
+from ..errors import (
+    AccessDeniedError,
+    ExpiredTokenError,
+    InvalidConfigError,
+    RegionDisabledError,
+    STSError,
+    STSServiceError,
+    ThrottlingError,
+    TransportError,
+)
+from ..transport.base import (
+    HttpRequest,
+    HttpResponse,
+    Timeout,
+    Transport,
+    default_transport,
+    default_user_agent,
+)
+from .endpoint import StsEndpoint
+from .params import AssumeRoleParams
+from .sigv4 import sign
+from .wire import (
+    StsResponse,
+    account_from_arn,
+    credentials_from_response,
+    parse_error,
+    parse_expiration,
+    parse_result,
+)
+
+__all__ = [
+    "AssumeRoleParams",
+    "StsClient",
+    "StsResponse",
+    "credentials_from_response",
+    "parse_expiration",
+]
+
+log = get_logger("awsroles.sts.client")
+
+API_VERSION = "2011-06-15"
+CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
+THROTTLING_CODES = frozenset(
+    (
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "IDPCommunicationError",
+    )
+)
+TRANSIENT_CODES = frozenset(
+    ("RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete")
+)
+_MAX_BACKOFF = 20.0
+
+
+def _form(action: str, kwargs: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """Flatten kwargs the way botocore's QuerySerializer does (lists as ``X.member.N``)."""
+    pairs = [("Action", action), ("Version", API_VERSION)]
+    for key, value in kwargs.items():
+        if isinstance(value, list):
+            for i, item in enumerate(value, 1):
+                if isinstance(item, dict):
+                    pairs.extend((f"{key}.member.{i}.{k}", str(v)) for k, v in item.items())
+                else:
+                    pairs.append((f"{key}.member.{i}", str(item)))
+        else:
+            pairs.append((key, str(value)))
+    return pairs
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+def _scrub(text: Optional[str], secrets: Sequence[Optional[str]]) -> Optional[str]:
+    if not text:
+        return text
+    for secret in secrets:
+        if not secret:
+            continue
+        for s in sorted({secret, secret.strip()}, key=len, reverse=True):
+            if len(s) >= 4:
+                text = text.replace(s, "****")
+    return text
+
+
+_HINTS = {
+    "AccessDenied": "Check the role's trust policy, the external_id and the MFA code.",
+    "IDPRejectedClaim": "Check the role's trust policy conditions (audience, subject).",
+    "InvalidClientTokenId": "The source access key is not valid: check the source credentials.",
+    "SignatureDoesNotMatch": "The source secret key is wrong: check the source credentials.",
+    "RegionDisabledException": "Activate STS for this region in the IAM console (Account "
+    "settings) or use another region.",
+    "InvalidIdentityToken": "Check the web identity token file and the OIDC provider.",
+}
+
+
+class StsClient:
+    """Makes STS calls at one endpoint. Thread-safe: it keeps no per-call state."""
+
+    def __init__(
+        self,
+        endpoint: StsEndpoint,
+        *,
+        transport: Optional[Transport] = None,
+        clock: Clock = SYSTEM_CLOCK,
+        max_attempts: int = 3,
+        user_agent: Optional[str] = None,
+        timeout: Timeout = (5.0, 30.0),
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.endpoint = endpoint
+        self._transport = transport
+        self._clock = clock
+        self.max_attempts = max_attempts
+        self._user_agent = user_agent
+        self._timeout = timeout
+        self._rng = rng
+        path = urlsplit(endpoint.url).path
+        self._url = endpoint.url if path else endpoint.url + "/"
+
+    def __repr__(self) -> str:
+        return f"StsClient(url={self._url!r}, signing_region={self.endpoint.signing_region!r})"
+
+    # -- public calls ----------------------------------------------------------------------
+
+    def assume_role(self, source: Credentials, params: AssumeRoleParams) -> StsResponse:
+        form = _form("AssumeRole", params.api_kwargs(include_token_code=True))
+        secrets = (source.secret_key, source.token, params.token_code)
+        data = self._call("AssumeRole", form, source, params.role_arn, secrets)
+        return StsResponse(data, "AssumeRole")
+
+    def assume_role_with_web_identity(
+        self,
+        role_arn: str,
+        session_name: str,
+        token: str,
+        duration_seconds: Optional[int] = None,
+    ) -> StsResponse:
+        kw: Dict[str, Any] = {
+            "RoleSessionName": session_name,
+            "RoleArn": role_arn,
+            "WebIdentityToken": token,
+        }
+        if duration_seconds is not None:
+            kw["DurationSeconds"] = int(duration_seconds)
+        form = _form("AssumeRoleWithWebIdentity", kw)
+        data = self._call("AssumeRoleWithWebIdentity", form, None, role_arn, (token,))
+        return StsResponse(data, "AssumeRoleWithWebIdentity")
+
+    def get_caller_identity(self, creds: Credentials) -> Dict[str, str]:
+        form = _form("GetCallerIdentity", {})
+        data = self._call("GetCallerIdentity", form, creds, None, (creds.secret_key, creds.token))
+        return {k: data[k] for k in ("UserId", "Account", "Arn") if k in data}
+
+    # -- machinery -------------------------------------------------------------------------
+
+    def _request(self, body: bytes, creds: Optional[Credentials]) -> HttpRequest:
+        headers = {"Content-Type": CONTENT_TYPE}
+        if creds is not None:
+            headers = sign(
+                "POST",
+                self._url,
+                headers,
+                body,
+                access_key=creds.access_key,
+                secret_key=creds.secret_key,
+                token=creds.token,
+                region=self.endpoint.signing_region,
+                service="sts",
+                now=self._clock.now(),
+            )
+        headers["User-Agent"] = self._user_agent or default_user_agent()
+        return HttpRequest("POST", self._url, headers=headers, body=body, timeout=self._timeout)
+
+    def _call(
+        self,
+        op: str,
+        form: List[Tuple[str, str]],
+        creds: Optional[Credentials],
+        role_arn: Optional[str],
+        secrets: Sequence[Optional[str]],
+    ) -> Dict[str, Any]:
+        if creds is not None and not self.endpoint.signing_region:
+            raise InvalidConfigError(
+                f"{op} to {self.endpoint.url} (from {self.endpoint.source}) must be signed for "
+                f"a region, and no region is configured.",
+                key="region",
+                hint="Set region in the profile, or AWS_DEFAULT_REGION.",
+            )
+        body = urlencode(form).encode("ascii")
+        transport = self._transport or default_transport()
+        target = f"{op} {role_arn}" if role_arn else op
+        last: Optional[Exception] = None
+        for attempt in range(1, self.max_attempts + 1):
+            log.debug(
+                "STS %s at %s (attempt %d of %d)", target, self._url, attempt, self.max_attempts
+            )
+            throttled = False
+            try:
+                response = transport(self._request(body, creds))
+            except TransportError as exc:
+                log.debug("STS %s: no response (%s)", target, type(exc).__name__)
+                last = exc
+            else:
+                if response.status == 200:
+                    return self._success(op, response, attempt - 1)
+                error = self._error(op, response, role_arn, secrets)
+                log.debug("STS %s: HTTP %d %s", target, response.status, error.code)
+                throttled = error.code in THROTTLING_CODES
+                if not (throttled or response.status >= 500 or error.code in TRANSIENT_CODES):
+                    raise error
+                last = error
+            if attempt < self.max_attempts:
+                scale = 1.0 if throttled else 0.05
+                self._clock.sleep(self._rng() * min(_MAX_BACKOFF, scale * 2 ** (attempt - 1)))
+        raise self._exhausted(op, target, role_arn, last)
+
+    def _exhausted(
+        self, op: str, target: str, role_arn: Optional[str], last: Optional[Exception]
+    ) -> Exception:
+        n = self.max_attempts
+        if isinstance(last, TransportError):
+            return TransportError(
+                f"{target}: {last.message} (gave up after {n} attempts)",
+                url=last.url,
+                timeout=last.timeout,
+            )
+        assert isinstance(last, STSError)
+        kind = ThrottlingError if last.code in THROTTLING_CODES else STSServiceError
+        what = "throttling the call" if kind is ThrottlingError else "failing"
+        detail = (last.sts_message or "").rstrip(". ") or f"HTTP {last.status}"
+        return kind(
+            f"{target}: STS kept {what} ({last.code}) after {n} attempts: {detail}.",
+            code=last.code,
+            sts_message=last.sts_message,
+            status=last.status,
+            role_arn=role_arn,
+            operation=op,
+            hint="Retry later.",
+        )
+
+    def _success(self, op: str, response: HttpResponse, retries: int) -> Dict[str, Any]:
+        data, meta = parse_result(op, response.body)
+        if op != "GetCallerIdentity":
+            account = account_from_arn(data.get("AssumedRoleUser", {}).get("Arn"))
+            if account is not None:
+                data["Credentials"]["AccountId"] = account
+        meta = dict(meta)
+        meta["HTTPStatusCode"] = response.status
+        meta["HTTPHeaders"] = {k.lower(): v for k, v in response.headers.items()}
+        meta["RetryAttempts"] = retries
+        data["ResponseMetadata"] = meta
+        return data
+
+    def _error(
+        self,
+        op: str,
+        response: HttpResponse,
+        role_arn: Optional[str],
+        secrets: Sequence[Optional[str]],
+    ) -> STSError:
+        code, message, _type, request_id = parse_error(response.body)
+        message = _scrub(message, secrets) or ""
+        code = code or f"HTTP{response.status}"
+        target = f"{op} {role_arn}" if role_arn else op
+        detail = message.rstrip(". ") or f"HTTP {response.status}"
+        kw = dict(
+            code=code,
+            sts_message=message,
+            status=response.status,
+            role_arn=role_arn,
+            operation=op,
+            hint=_HINTS.get(code),
+        )
+        if code in ("AccessDenied", "IDPRejectedClaim"):
+            if op == "AssumeRoleWithWebIdentity" and code == "AccessDenied":
+                kw["hint"] = "Check the role's trust policy for the web identity provider."
+            return AccessDeniedError(f"{target} was denied ({code}): {detail}.", **kw)
+        if code in ("ExpiredToken", "ExpiredTokenException"):
+            what = (
+                "the web identity token has expired"
+                if op == "AssumeRoleWithWebIdentity"
+                else "the source credentials have expired"
+            )
+            kw["hint"] = (
+                "Refresh the token file."
+                if op == "AssumeRoleWithWebIdentity"
+                else "Refresh the source credentials and try again."
+            )
+            return ExpiredTokenError(f"{target} failed: {what} ({code}): {detail}.", **kw)
+        if code == "RegionDisabledException":
+            region = self.endpoint.signing_region
+            return RegionDisabledError(
+                f"{target} failed: STS is not activated in region {region} ({code}): {detail}.",
+                **kw,
+            )
+        suffix = f" (request id {request_id})" if request_id else ""
+        return STSError(f"{target} failed ({code}): {detail}{suffix}.", **kw)

@@ -1,0 +1,1 @@
+"""HTTP: the Transport protocol, the rules every request follows, and its adapters."""

@@ -1,0 +1,74 @@
+"""Reading a response body the way every awsroles caller needs it: whole, bounded by the
+request's ``max_body`` (before and after decompression), and decoded when a server compressed
+it anyway (gzip or deflate, as requests would decode them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..errors import TransportError
+from .base import HttpRequest, safe_url
+
+__all__ = ["read_body", "collect", "too_large", "CHUNK"]
+
+CHUNK = 64 * 1024
+
+
+def collect(chunks: Iterable[bytes], request: HttpRequest) -> bytes:
+    """The chunks joined, or the "too large" error as soon as they pass ``max_body``."""
+    parts = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > request.max_body:
+            raise too_large(request)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def read_body(response: Any, request: HttpRequest) -> bytes:
+    length = response.getheader("Content-Length")
+    if length and length.isdigit() and int(length) > request.max_body:
+        raise too_large(request)
+    body = collect(iter(lambda: response.read(CHUNK), b""), request)
+    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        body = _decode(body, encoding, request)
+    return body
+
+
+def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), bounded by max_body."""
+    import zlib
+
+    url = safe_url(request.url)
+    if encoding in ("gzip", "x-gzip"):
+        attempts = (16 + zlib.MAX_WBITS,)
+    elif encoding == "deflate":
+        attempts = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    else:
+        raise TransportError(
+            f"response from {url} has Content-Encoding {encoding[:40]!r}, which awsroles "
+            f"cannot decode",
+            url=url,
+        )
+    for wbits in attempts:
+        decoder = zlib.decompressobj(wbits)
+        try:
+            out = decoder.decompress(body, request.max_body + 1)
+        except zlib.error:
+            continue
+        if len(out) > request.max_body:
+            raise too_large(request)
+        return out
+    raise TransportError(f"response from {url} is not valid {encoding} data", url=url)
+
+
+def too_large(request: HttpRequest) -> TransportError:
+    """The error for a body over ``request.max_body`` (both transports raise it)."""
+    return TransportError(
+        f"response from {safe_url(request.url)} is larger than {request.max_body} bytes; "
+        f"refusing it",
+        url=safe_url(request.url),
+    )

@@ -1,0 +1,346 @@
+"""The default transport: the standard library's ``http.client``, with connection reuse.
+
+A process that must fetch credentials once (a cold start) spends most of its time importing
+its HTTP stack: requests and urllib3 cost about 100 ms, ``http.client`` about 20. So direct
+requests go through ``http.client``, and everything it does not do is handed to
+:class:`~awsroles.transport.via_requests.RequestsTransport`, which behaves as awsroles always did:
+
+- a proxy from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` in either
+  case; requests then applies ``NO_PROXY``), or on macOS and Windows from the system's proxy
+  settings (which requests and botocore read through ``urllib.request.getproxies()``);
+- a request that asks to follow redirects.
+
+TLS is verified against the first CA bundle named by ``AWS_CA_BUNDLE`` (botocore's variable),
+``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (requests' variables, which awsroles honoured
+before), a file or a directory; else certifi's bundle (what botocore and requests use by
+default), else the system's store. ``.netrc`` is not read (botocore does not read it).
+A ``User-Agent`` is added when the caller set none; gzip and deflate bodies (which a server
+should not send, none being asked for) are decoded, as requests would.
+
+Idle connections are kept per (scheme, host, port, CA bundle) and reused; one that the server
+closed while idle is detected before use, and a request that fails on a reused connection
+before any answer arrived is sent once more on a new one. A forked child starts with an empty
+pool and a new lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from ..errors import InvalidConfigError, TransportError
+from .base import (
+    HttpRequest,
+    HttpResponse,
+    Timeout,
+    ca_bundle,
+    default_user_agent,
+    safe_url,
+)
+from .body import read_body
+
+__all__ = ["StdlibTransport"]
+
+#: Environment variables (either case) that route requests through a proxy: handed to requests.
+_PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy")
+_MAX_IDLE = 4  # idle connections kept per pool key
+#: Sent again on a new connection when a reused one turns out closed (RFC 9110 §9.2.2). A POST
+#: is not: the server may have acted on it (an SSO refresh token may have been spent).
+_IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+
+
+class StdlibTransport:
+    """An :data:`awsroles.transport.base.Transport` on ``http.client``; thread-safe.
+
+    ``trust_env=False`` ignores the proxy variables (the request always goes direct, never
+    through requests): the container provider uses it so its token never reaches a proxy.
+    """
+
+    def __init__(self, *, trust_env: bool = True, env: Optional[Dict[str, str]] = None) -> None:
+        self._trust_env = trust_env
+        self._env = os.environ if env is None else env
+        self._lock = threading.Lock()
+        self._idle: Dict[Tuple[Any, ...], List[Any]] = {}
+        self._pid = os.getpid()
+        self._ssl: Dict[Optional[Tuple[str, str]], Any] = {}
+        self._fallback: Any = None
+
+    def __repr__(self) -> str:
+        return f"StdlibTransport(trust_env={self._trust_env})"
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _needs_requests(self, request: HttpRequest) -> bool:
+        if request.allow_redirects:
+            return True
+        if not self._trust_env:
+            return False
+        if any(k.lower() in _PROXY_ENV and v for k, v in self._env.items()):
+            return True
+        return self._env is os.environ and _system_proxies()
+
+    def _requests(self) -> Any:
+        if self._fallback is None:
+            from .via_requests import RequestsTransport
+
+            env = None if self._env is os.environ else self._env  # None: requests reads it
+            self._fallback = RequestsTransport(trust_env=self._trust_env, env=env)
+        return self._fallback
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._needs_requests(request):
+            return self._requests()(request)
+        parts = urlsplit(request.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise TransportError(
+                f"cannot send a request to {safe_url(request.url)}: only http and https URLs "
+                f"with a host are supported",
+                url=safe_url(request.url),
+            )
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise TransportError(
+                f"cannot send a request to {safe_url(request.url)}: the port is not valid",
+                url=safe_url(request.url),
+            ) from None
+        ca = self._ca_bundle() if scheme == "https" else None
+        key = (scheme, parts.hostname, port, ca)
+        target = _requote(parts.path or "/")
+        if parts.query:
+            target += "?" + _requote(parts.query)
+        headers = dict(request.headers)
+        if not any(name.lower() == "user-agent" for name in headers):
+            headers["User-Agent"] = default_user_agent()
+        connect_timeout, read_timeout = _split(request.timeout)
+        conn = self._checkout(key)
+        reused = conn is not None
+        while True:
+            if conn is None:
+                conn = self._connect(key, connect_timeout, request)
+            try:
+                conn.sock.settimeout(read_timeout)
+                conn.request(request.method, target, body=request.body, headers=headers)
+                response = conn.getresponse()
+            except Exception as exc:
+                conn.close()
+                if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
+                    conn, reused = None, False  # the server closed it while idle: once more
+                    continue
+                raise _failure(exc, request, "talking to", read_timeout) from None
+            break
+        try:
+            body = read_body(response, request)
+        except TransportError:
+            conn.close()
+            raise
+        except Exception as exc:
+            conn.close()
+            raise _failure(exc, request, "reading the response from", read_timeout) from None
+        received: Dict[str, str] = {}
+        for name, value in response.getheaders():
+            lname = name.lower()
+            received[lname] = f"{received[lname]}, {value}" if lname in received else value
+        if response.will_close:
+            conn.close()
+        else:
+            self._checkin(key, conn)
+        return HttpResponse(status=response.status, headers=received, body=body)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _connect(self, key: Tuple[Any, ...], timeout: Optional[float], request: HttpRequest) -> Any:
+        import http.client
+
+        scheme, host, port, ca = key
+        if scheme == "https":
+            context = self._ssl_context(ca)
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.connect()
+        except Exception as exc:
+            conn.close()
+            raise _failure(exc, request, "connecting to", timeout) from None
+        return conn
+
+    def _after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may have been held by another thread
+        at the fork) and no idle connection (their sockets are the parent's too)."""
+        if self._pid == os.getpid():
+            return
+        idle, self._idle = self._idle, {}
+        self._lock, self._pid = threading.Lock(), os.getpid()
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()  # closes the child's copy of the descriptor only
+
+    def _checkout(self, key: Tuple[Any, ...]) -> Any:
+        self._after_fork()
+        with self._lock:
+            idle = self._idle.get(key)
+            while idle:
+                conn = idle.pop()
+                if _usable(conn):
+                    return conn
+                conn.close()
+        return None
+
+    def _checkin(self, key: Tuple[Any, ...], conn: Any) -> None:
+        self._after_fork()
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < _MAX_IDLE:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections (they are reopened on demand)."""
+        self._after_fork()
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    def _ca_bundle(self) -> Optional[Tuple[str, str]]:
+        """(variable, path) of the CA bundle the environment names, or None."""
+        if not self._trust_env:  # as botocore's container fetcher: certifi's bundle
+            return None
+        return ca_bundle(self._env)
+
+    def _ssl_context(self, ca: Optional[Tuple[str, str]]) -> Any:
+        self._after_fork()
+        with self._lock:
+            context = self._ssl.get(ca)
+        if context is not None:
+            return context
+        import ssl
+
+        try:
+            if ca is None:
+                context = ssl.create_default_context(cafile=_certifi_bundle())
+            elif os.path.isdir(ca[1]):
+                context = ssl.create_default_context(capath=ca[1])
+            else:
+                context = ssl.create_default_context(cafile=ca[1])
+        except (OSError, ssl.SSLError) as exc:
+            if ca is None:
+                raise TransportError(
+                    f"cannot load certifi's CA certificates ({type(exc).__name__})"
+                ) from None
+            name, path = ca
+            raise InvalidConfigError(
+                f"{name} names {path!r}, which cannot be loaded as CA certificates "
+                f"({type(exc).__name__}).",
+                key=name,
+                hint=f"Point {name} at a PEM file of CA certificates, or unset it.",
+            ) from None
+        with self._lock:
+            self._ssl[ca] = context
+        return context
+
+
+def _certifi_bundle() -> Optional[str]:
+    """certifi's ``cacert.pem``, found without importing certifi (its import costs 20 ms)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("certifi")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(location, "cacert.pem")
+        if os.path.isfile(path):
+            return path
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return certifi.where()
+
+
+def _split(timeout: Timeout) -> Tuple[Optional[float], Optional[float]]:
+    if isinstance(timeout, tuple):
+        return timeout[0], timeout[1]
+    return timeout, timeout
+
+
+def _usable(conn: Any) -> bool:
+    """An idle connection is usable when nothing is waiting to be read on it: a readable idle
+    socket means the server closed it (or sent something unasked)."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    import select
+
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
+        return not select.select([sock], [], [], 0)[0]
+    except (OSError, ValueError):
+        return False
+
+
+def _requote(part: str) -> str:
+    """Percent-encode what may not appear raw in a request target (spaces, non-ASCII), keeping
+    existing escapes and reserved characters, as requests' ``requote_uri`` does."""
+    if all(32 < ord(c) < 127 for c in part):
+        return part
+    from urllib.parse import quote
+
+    return quote(part, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+_SYSTEM_PROXIES: Optional[bool] = None
+
+
+def _system_proxies() -> bool:
+    """True when the system (not the environment) names a proxy: macOS and Windows only, read
+    once per process. Elsewhere ``urllib.request.getproxies()`` reads the environment only."""
+    global _SYSTEM_PROXIES
+    if _SYSTEM_PROXIES is None:
+        if sys.platform not in ("darwin", "win32"):
+            _SYSTEM_PROXIES = False
+        else:  # pragma: no cover - exercised on macOS and Windows
+            try:
+                from urllib.request import getproxies
+
+                _SYSTEM_PROXIES = any(k != "no" and v for k, v in getproxies().items())
+            except Exception:
+                _SYSTEM_PROXIES = False
+    return _SYSTEM_PROXIES
+
+
+def _is_stale(exc: BaseException) -> bool:
+    import http.client
+
+    return isinstance(
+        exc,
+        (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError),
+    )
+
+
+def _failure(
+    exc: BaseException, request: HttpRequest, what: str, timeout: Optional[float]
+) -> TransportError:
+    """A typed error naming the URL (without its query) and the exception's class only: the
+    exception's own text may quote request headers."""
+    import socket
+
+    url = safe_url(request.url)
+    kind = type(exc).__name__
+    if isinstance(exc, (TimeoutError, socket.timeout)):  # distinct classes before Python 3.10
+        after = f" after {timeout}s" if timeout is not None else ""
+        return TransportError(f"timed out{after} {what} {url} ({kind})", url=url, timeout=True)
+    if what == "connecting to":
+        return TransportError(f"could not connect to {url} ({kind})", url=url)
+    return TransportError(f"connection broke {what} {url} ({kind})", url=url)
