@@ -11,11 +11,13 @@ on first use, so ``import awsroles`` is cheap::
 
 from __future__ import annotations
 
-from typing import Any
-
 from .credentials import Credentials
 from .errors import *  # noqa: F401,F403  (the exception tree is public)
 from .errors import __all__ as _error_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0.dev0"
 

@@ -9,7 +9,10 @@ WARNING and above always go through ``logging`` (its last-resort handler prints 
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["get_logger"]
 

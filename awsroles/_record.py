@@ -1,21 +1,47 @@
-"""Small immutable records, instead of ``dataclasses`` on the warm-start path.
+"""Small records, instead of ``dataclasses`` on the warm-start path.
 
-``dataclasses`` imports ``inspect`` and generates code for every class: about 1 ms per class
-and 10 ms for the import, paid by every process that resolves a cached profile. A record
-declares its fields as annotations (with class-level defaults) and gets a keyword/positional
-``__init__``, equality, hashing, a ``repr`` that leaves out ``_hidden`` fields, immutability
-and ``replace()``; a ``__post_init__`` runs after ``__init__`` when defined.
+``dataclasses`` imports ``inspect`` and generates code for every class, paid by every
+process that resolves a cached profile. A record declares its fields as annotations (with
+class-level defaults, or :func:`field` for a fresh default per record) and gets a
+keyword/positional ``__init__``, equality, hashing, a ``repr`` that leaves out ``_hidden``
+fields, immutability and ``replace()``; a ``__post_init__`` runs after ``__init__`` when
+defined. ``class Bag(Record, frozen=False)`` makes one whose fields may be reassigned (not
+hashable). Type checkers see records as dataclasses (``dataclass_transform``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, ClassVar, Dict, FrozenSet, Tuple, TypeVar
 
-__all__ = ["Record", "MutableRecord"]
+    from typing_extensions import dataclass_transform
+
+    _R = TypeVar("_R", bound="Record")
+else:
+
+    def dataclass_transform(**kwargs):
+        return lambda cls: cls
+
+
+__all__ = ["Record", "field"]
 
 _MISSING = object()
 
 
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], Any]) -> Any:
+    """A field whose default is made fresh for each record: ``field(default_factory=dict)``."""
+    return _Factory(default_factory)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Record:
     _fields: ClassVar[Tuple[str, ...]] = ()
     _defaults: ClassVar[Dict[str, Any]] = {}
@@ -23,22 +49,32 @@ class Record:
     _factories: ClassVar[Dict[str, Callable[[], Any]]] = {}
     #: fields left out of repr (secrets)
     _hidden: ClassVar[FrozenSet[str]] = frozenset()
+    _frozen: ClassVar[bool] = True
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, frozen: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields = list(cls._fields)
         defaults = dict(cls._defaults)
+        factories = dict(cls._factories)
         for name, annotation in cls.__dict__.get("__annotations__", {}).items():
             if name.startswith("_") or "ClassVar" in str(annotation):
                 continue
             if name not in fields:
                 fields.append(name)
             if name in cls.__dict__:
-                defaults[name] = cls.__dict__[name]
+                value = cls.__dict__[name]
+                if isinstance(value, _Factory):
+                    factories[name] = value.make
+                else:
+                    defaults[name] = value
                 delattr(cls, name)  # the value lives on instances
         cls._fields = tuple(fields)
         cls._defaults = defaults
+        cls._factories = factories
         cls._hidden = frozenset(cls.__dict__.get("_hidden", cls._hidden))
+        cls._frozen = frozen
+        if not frozen:
+            cls.__hash__ = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
@@ -70,14 +106,21 @@ class Record:
         return tuple(d[name] for name in self._fields)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is frozen")
+        if self._frozen:
+            raise AttributeError(
+                f"cannot assign to field {name!r}: {type(self).__name__} is frozen"
+            )
+        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is frozen")
+        if self._frozen:
+            raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is frozen")
+        object.__delattr__(self, name)
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
+        assert isinstance(other, Record)
         return self._values() == other._values()
 
     def __hash__(self) -> int:
@@ -88,19 +131,7 @@ class Record:
         shown = ", ".join(f"{n}={d[n]!r}" for n in self._fields if n not in self._hidden)
         return f"{type(self).__name__}({shown})"
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self: _R, **changes: Any) -> _R:
         values = {name: self.__dict__[name] for name in self._fields}
         values.update(changes)
         return type(self)(**values)
-
-
-class MutableRecord(Record):
-    """A record whose fields may be reassigned (not hashable)."""
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        object.__delattr__(self, name)

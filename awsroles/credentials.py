@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from datetime import datetime, timezone
 
 from ._record import Record
-from .clock import datetime, timezone
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = ["Credentials", "redact"]
 

@@ -10,7 +10,10 @@ keys. ``AwsRolesError.__str__`` assembles the location prefix so that all errors
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
 
 __all__ = [
     "AwsRolesError",
@@ -222,3 +225,17 @@ class MFADeferred(MFAError):
 
 class RefreshError(AwsRolesError):
     """Refreshed credentials were unusable (for example already expired)."""
+
+
+# --- showing values in messages -----------------------------------------------------------
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages: without its query string (it may carry identifiers) and without
+    ``user:password@`` (a URL may carry credentials)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # not even a scheme (a bad endpoint_url): the same rule for the whole text
+        scheme, rest = "", url
+    if "@" in rest:  # a password may hold "/" or "?": cut through the last "@"
+        rest = rest.rpartition("@")[2]  # (a path or query with "@" loses more: harmless)
+    return (scheme + sep + rest).split("?", 1)[0]

@@ -5,9 +5,11 @@ awsroles writes them in."""
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Tuple
+from datetime import datetime, timedelta, timezone
 
-from .clock import datetime, timedelta, timezone
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Tuple
 
 __all__ = ["parse_timestamp", "format_timestamp"]
 

@@ -81,3 +81,35 @@ source_profile = ops
 role_session_name = dev-session
 region = us-east-1
 """
+
+
+_SERVICES = ("env", "clock", "transport", "cache", "prompter", "process_stderr", "config")
+
+
+def make_context(profile: Optional[str] = None, **options):
+    """A Context from resolve()'s keyword names: the service ones (env, clock, transport,
+    cache, prompter, process_stderr, config) go to Services, the rest to Settings."""
+    from awsroles.context import Context, Services, Settings
+
+    services = {k: options.pop(k) for k in list(options) if k in _SERVICES}
+    return Context(Settings(profile=profile, **options), Services(**services))
+
+
+def load(provider, ctx):
+    """What the chain gets from ``provider`` for ``ctx``: its credentials, or None when it
+    does not apply (or, having applied, found none)."""
+    from awsroles.providers.base import NotApplicable
+
+    found = provider.find(ctx)
+    if isinstance(found, NotApplicable):
+        return None
+    loaded = found.load()
+    return None if isinstance(loaded, NotApplicable) else loaded
+
+
+def check(provider, ctx):
+    """``(applies, reason)`` of ``provider.find(ctx)``, as explain prints it."""
+    from awsroles.providers.base import Applies
+
+    found = provider.find(ctx)
+    return isinstance(found, Applies), found.reason

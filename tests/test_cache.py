@@ -19,16 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awsroles.cache import store as cache_mod
-from awsroles.cache.store import (
-    FileCache,
-    MemoryCache,
-    NoCache,
-    cache_key,
-    default_cache_dir,
-    entry_expiry,
-    is_valid_entry,
-)
+from awsroles.cache import entry as cache_mod
+from awsroles.cache.entry import entry_expiry, is_valid_entry
+from awsroles.cache.key import cache_key, default_cache_dir
+from awsroles.cache.store import FileCache, MemoryCache, NoCache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "51e7b105b5040ce662656c8dc6ab4de70c4de7ad"
@@ -199,12 +193,12 @@ def write_raw(cdir, key, raw):
         json.dumps({"Credentials": {"AccessKeyId": "a", "SecretAccessKey": SECRET}}).encode(),
         json.dumps(entry("2026-11-23T00:00:00")).encode(),
         json.dumps(entry(1795370532)).encode(),
-        b" " * (cache_mod._MAX_ENTRY_BYTES + 10),
+        b" " * (cache_mod.MAX_ENTRY_BYTES + 10),
     ],
     ids=["truncated", "empty", "{}", "null", "binary", "no-token", "naive", "numeric", "huge"],
 )
 def test_bad_files_are_misses(cdir, raw, caplog):
-    caplog.set_level(logging.DEBUG, logger="awsroles.cache.store")
+    caplog.set_level(logging.DEBUG, logger="awsroles.cache")
     write_raw(cdir, KEY, raw)
     assert FileCache(cdir).load(KEY) is None
     assert_no_secret(caplog.records)
@@ -356,7 +350,7 @@ def test_unwritable_directory_one_warning(tmp_path, caplog):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the directory should be")
     fc = FileCache(str(blocker))
-    caplog.set_level(logging.DEBUG, logger="awsroles.cache.store")
+    caplog.set_level(logging.DEBUG, logger="awsroles.cache")
     assert fc.store(KEY, entry()) is False
     assert fc.store(KEY, entry()) is False
     with fc.lock(KEY, timeout=0.2) as held:
@@ -568,7 +562,9 @@ def test_cache_hit_imports_nothing_heavy(cdir):
         f"""
         import sys
         sys.path.insert(0, {ROOT!r})
-        from awsroles.cache.store import FileCache, cache_key, entry_expiry
+        from awsroles.cache.key import cache_key
+        from awsroles.cache.entry import entry_expiry
+        from awsroles.cache.store import FileCache
         key = cache_key({{"RoleArn": "arn:aws:iam::123456789012:role/Admin"}})
         d = FileCache({cdir!r}).load(key)
         assert d is not None and entry_expiry(d).year == 2099

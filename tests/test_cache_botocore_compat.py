@@ -19,7 +19,9 @@ from dateutil.tz import tzutc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awsroles.cache.store import FileCache, cache_key, default_cache_dir, entry_expiry
+from awsroles.cache.entry import entry_expiry
+from awsroles.cache.key import cache_key, default_cache_dir
+from awsroles.cache.store import FileCache
 
 ROLE = "arn:aws:iam::123456789012:role/Admin"
 MFA = "arn:aws:iam::123456789012:mfa/alice"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from awsroles.cache.store import cache_key
+from awsroles.cache.key import cache_key
 from awsroles.cli.main import main
 
 from helpers import ACCOUNT, BASE_KEY, BASE_SECRET, TWO_HOP, cache_dir, cache_files, role

@@ -54,9 +54,10 @@ from conformance_harness import (
 
 import awsroles
 from awsroles import errors
-from awsroles.context import Context
 from awsroles.errors import AwsRolesError, ConfigParseError, NoCredentialsError
 from awsroles.testing.replay import RecordedExchange, ReplayTransport
+
+from helpers import make_context
 
 CASES = all_cases()
 BY_ID = {case.id: case for case in CASES}
@@ -232,7 +233,7 @@ def _write_parser_files(case: Case, tmp_path: Path) -> Dict[str, str]:
 
 
 def _loaded_profiles(env: Dict[str, str]) -> Dict[str, Any]:
-    config = Context(env=env).config
+    config = make_context(env=env).config
     return {
         "profiles": {name: dict(p.values) for name, p in config.profiles.items()},
         "sso_sessions": {name: dict(s.values) for name, s in config.sso_sessions.items()},
@@ -303,7 +304,7 @@ def run_assume_role(case: Case, tmp_path: Path) -> None:
     env = _write_profiles(inp, tmp_path)
     selected = inp["selected_profile"]
     if "ProfileChain" in expected:
-        plan = ProfileProvider().plan(Context(selected, env=env))
+        plan = ProfileProvider().plan(make_context(selected, env=env))
         assert plan is not None
         assert profile_chain(plan) == expected["ProfileChain"]
         return
@@ -337,7 +338,7 @@ def sso_token_profile_has_no_credentials(case: Case, tmp_path: Path) -> None:
     inp = case.data["input"]
     env = _write_profiles(inp, tmp_path)
     selected = inp["selected_profile"]
-    assert ProfileProvider().plan(Context(selected, env=env)) is None
+    assert ProfileProvider().plan(make_context(selected, env=env)) is None
     with pytest.raises(NoCredentialsError):
         awsroles.resolve(
             selected,
@@ -486,7 +487,7 @@ def run_token_chain(case: Case, tmp_path: Path) -> None:
 
     scenario, env, _root = prepare_scenario(case.data, tmp_path)
     replay = ReplayTransport(scenario_exchanges(case.data), name=case.id)
-    ctx = Context(env=env, transport=replay, clock=frozen_clock(), cache=None)
+    ctx = make_context(env=env, transport=replay, clock=frozen_clock(), cache=None)
     profile = ctx.config.profile(ctx.profile_name)
     session_name = profile.get("sso_session")
     session = ctx.config.sso_sessions[session_name].values
@@ -576,7 +577,7 @@ def process_without_shell(case: Case, tmp_path: Path) -> None:
 
     run_scenario(case, tmp_path / "as-written", result={}, error=CredentialProcessError)
     _scenario, env, _root = prepare_scenario(case.data, tmp_path / "botocore")
-    command = Context(env=env).config.profiles["default"].values["credential_process"]
+    command = make_context(env=env).config.profiles["default"].values["credential_process"]
     config = {"profiles": {"default": {"credential_process": command}}}
     with pytest.raises(Exception):  # noqa: B017 - botocore raises raw JSONDecodeError/OSError
         ProcessProvider("default", lambda: config).load()

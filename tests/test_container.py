@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 
-from awsroles.context import Context
 from awsroles.errors import (
     CredentialRetrievalError,
     InvalidConfigError,
@@ -23,7 +22,10 @@ from awsroles.providers.container import (
     resolve_container_uri,
 )
 from awsroles.testing.fake_container import FakeContainerEndpoint
-from awsroles.transport.base import HttpResponse, StdlibTransport, default_transport
+from awsroles.transport.base import HttpResponse, default_transport
+from awsroles.transport.stdlib import StdlibTransport
+
+from helpers import check, load, make_context
 
 FULL = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 REL = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
@@ -43,11 +45,11 @@ def fake(clock):
 
 
 def ctx_for(env, clock, transport):
-    return Context(env=env, clock=clock, transport=transport, background_refresh=False)
+    return make_context(env=env, clock=clock, transport=transport, background_refresh=False)
 
 
-def load(env, clock, transport, **kw):
-    return ContainerProvider(**kw).load(ctx_for(env, clock, transport))
+def load_env(env, clock, transport, **kw):
+    return load(ContainerProvider(**kw), ctx_for(env, clock, transport))
 
 
 class Recorder:
@@ -73,26 +75,26 @@ def no_network(request):
 
 
 def test_not_configured_returns_none_and_check_says_why(clock):
-    assert load({}, clock, no_network) is None
-    applies, reason = ContainerProvider().check(Context(env={}))
+    assert load_env({}, clock, no_network) is None
+    applies, reason = check(ContainerProvider(), make_context(env={}))
     assert not applies and "neither" in reason and REL in reason and FULL in reason
     assert ContainerProvider.name == "container-role"
 
 
 def test_relative_uri_keeps_query_and_wins_over_an_invalid_full_uri(clock, fake):
     env = {REL: "/v1/credentials?id=1", FULL: "http://10.0.0.1/x", TOKEN: PLANTED_TOKEN}
-    creds = load(env, clock, fake.transport())
+    creds = load_env(env, clock, fake.transport())
     assert creds.method == "container-role"
     assert fake.requests[0].path == "/v1/credentials?id=1"
     assert resolve_container_uri(env) == "http://169.254.170.2/v1/credentials?id=1"
-    applies, reason = ContainerProvider().check(Context(env=env))
+    applies, reason = check(ContainerProvider(), make_context(env=env))
     assert applies and f"{FULL} is ignored" in reason and "?id" not in reason
 
 
 @pytest.mark.parametrize("value", ["", "  ", "credentials", "v2/x", "@evil.com/x", "/x y"])
 def test_bad_relative_uri_is_a_config_error(clock, value):
     with pytest.raises(InvalidConfigError) as info:
-        load({REL: value}, clock, no_network)
+        load_env({REL: value}, clock, no_network)
     assert info.value.key == REL and REL in str(info.value)
 
 
@@ -117,14 +119,14 @@ def test_bad_relative_uri_is_a_config_error(clock, value):
 def test_plain_http_to_a_public_or_private_host_is_refused(clock, host):
     env = {FULL: f"http://{host}:8080/creds?secretish=1"}
     with pytest.raises(InvalidConfigError) as info:
-        load(env, clock, no_network)
+        load_env(env, clock, no_network)
     text = str(info.value)
     assert info.value.key == FULL and FULL in text
     for allowed in ("loopback", "localhost", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"):
         assert allowed in text
     assert "https" in text and "secretish" not in text
     with pytest.raises(InvalidConfigError):  # explain shows it as "fails"
-        ContainerProvider().check(Context(env=env))
+        check(ContainerProvider(), make_context(env=env))
 
 
 @pytest.mark.parametrize(
@@ -162,13 +164,13 @@ def test_allowed_full_uris_are_used_as_given(url):
 )
 def test_malformed_full_uri_is_a_config_error(clock, url, words):
     with pytest.raises(InvalidConfigError) as info:
-        load({FULL: url}, clock, no_network)
+        load_env({FULL: url}, clock, no_network)
     assert words in str(info.value) and info.value.key == FULL
 
 
 def test_user_info_in_full_uri_is_refused_without_echoing_it(clock):
     with pytest.raises(InvalidConfigError) as info:
-        load({FULL: "http://admin:hunter2pw@127.0.0.1/x"}, clock, no_network)
+        load_env({FULL: "http://admin:hunter2pw@127.0.0.1/x"}, clock, no_network)
     assert "hunter2pw" not in str(info.value) and "user name or password" in str(info.value)
 
 
@@ -188,7 +190,7 @@ def test_no_dns_lookup_for_the_allow_list(monkeypatch):
 
 def test_request_shape(clock):
     rec = Recorder()
-    load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, rec)
+    load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, rec)
     (req,) = rec.requests
     assert (req.method, req.url) == ("GET", LOCAL)
     assert dict(req.headers) == {"Accept": "application/json", "Authorization": PLANTED_TOKEN}
@@ -199,7 +201,7 @@ def test_request_shape(clock):
 def test_no_token_no_header_and_empty_env_token_is_no_token(clock):
     for env in ({FULL: LOCAL}, {FULL: LOCAL, TOKEN: ""}):
         rec = Recorder()
-        load(env, clock, rec)
+        load_env(env, clock, rec)
         assert "Authorization" not in rec.requests[0].headers
 
 
@@ -207,9 +209,9 @@ def test_token_file_wins_over_env_and_is_sent_verbatim(clock, fake, tmp_path):
     path = tmp_path / "token"
     path.write_text(PLANTED_TOKEN)
     env = {FULL: LOCAL, TOKEN: "env-token-loses", TOKEN_FILE: str(path)}
-    load(env, clock, fake.transport())
+    load_env(env, clock, fake.transport())
     assert fake.requests[0].auth == "ok"
-    applies, reason = ContainerProvider().check(Context(env=env))
+    applies, reason = check(ContainerProvider(), make_context(env=env))
     assert TOKEN_FILE in reason and str(path) in reason and PLANTED_TOKEN not in reason
 
 
@@ -217,7 +219,7 @@ def test_token_file_wins_over_env_and_is_sent_verbatim(clock, fake, tmp_path):
 def test_token_file_surrounding_whitespace_is_dropped(clock, fake, tmp_path, content):
     path = tmp_path / "token"
     path.write_bytes(content.format(t=PLANTED_TOKEN).encode())
-    load({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, fake.transport())
+    load_env({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, fake.transport())
     assert fake.requests[0].auth == "ok"
 
 
@@ -225,7 +227,7 @@ def test_token_rotation_in_the_file_is_picked_up_at_refresh(clock, fake, tmp_pat
     path = tmp_path / "token"
     path.write_text("token-one\n")
     fake.token = "token-one"
-    creds = load({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, fake.transport())
     first = creds.get_frozen_credentials()
     fake.token = "token-two"  # the agent now wants the rotated token ...
     with pytest.raises(ContainerEndpointError) as info:
@@ -241,7 +243,7 @@ def test_token_rotation_in_the_file_is_picked_up_at_refresh(clock, fake, tmp_pat
 @pytest.mark.parametrize("token", ["a\nb", "a\rb", "tok\n", "\r\ntok"])
 def test_line_breaks_in_env_token_are_refused(clock, token):
     with pytest.raises(InvalidConfigError) as info:
-        load({FULL: LOCAL, TOKEN: token}, clock, no_network)
+        load_env({FULL: LOCAL, TOKEN: token}, clock, no_network)
     assert info.value.key == TOKEN and "line break" in str(info.value)
 
 
@@ -249,13 +251,13 @@ def test_line_break_inside_token_file_is_refused(clock, tmp_path):
     path = tmp_path / "token"
     path.write_text("part-one\npart-two\n")
     with pytest.raises(InvalidConfigError) as info:
-        load({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, no_network)
+        load_env({FULL: LOCAL, TOKEN_FILE: str(path)}, clock, no_network)
     assert info.value.key == TOKEN_FILE and "part-" not in str(info.value)
 
 
 def test_control_characters_in_token_are_refused(clock):
     with pytest.raises(InvalidConfigError):
-        load({FULL: LOCAL, TOKEN: "tok\x00en"}, clock, no_network)
+        load_env({FULL: LOCAL, TOKEN: "tok\x00en"}, clock, no_network)
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "blank", "directory", "unset-path"])
@@ -269,12 +271,12 @@ def test_unusable_token_file_is_a_typed_error_naming_the_variable(clock, tmp_pat
         path.mkdir()
     value = "" if kind == "unset-path" else str(path)
     with pytest.raises(CredentialRetrievalError) as info:
-        load({FULL: LOCAL, TOKEN_FILE: value, TOKEN: "env-token"}, clock, no_network)
+        load_env({FULL: LOCAL, TOKEN_FILE: value, TOKEN: "env-token"}, clock, no_network)
     assert info.value.key == TOKEN_FILE and not info.value.recoverable
     if kind == "missing":
         assert "does not exist" in str(info.value)
         with pytest.raises(CredentialRetrievalError, match="does not exist"):
-            ContainerProvider().check(Context(env={FULL: LOCAL, TOKEN_FILE: value}))
+            check(ContainerProvider(), make_context(env={FULL: LOCAL, TOKEN_FILE: value}))
 
 
 # --- retries ------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ def test_unusable_token_file_is_a_typed_error_naming_the_variable(clock, tmp_pat
 def test_4xx_and_redirects_are_not_retried(clock, fake, status):
     fake.fail_next(5, status)
     with pytest.raises(ContainerEndpointError) as info:
-        load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+        load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert fake.count() == 1 and clock.slept == []
     assert info.value.status == status and not info.value.recoverable
     assert f"HTTP {status}" in str(info.value)
@@ -292,17 +294,17 @@ def test_4xx_and_redirects_are_not_retried(clock, fake, status):
 
 def test_wrong_or_missing_token_hint(clock, fake):
     with pytest.raises(ContainerEndpointError) as info:
-        load({FULL: LOCAL}, clock, fake.transport())
+        load_env({FULL: LOCAL}, clock, fake.transport())
     assert info.value.status == 401 and TOKEN_FILE in str(info.value)
     with pytest.raises(ContainerEndpointError) as info:
-        load({FULL: LOCAL, TOKEN: "wrong"}, clock, fake.transport())
+        load_env({FULL: LOCAL, TOKEN: "wrong"}, clock, fake.transport())
     assert info.value.status == 403 and f"from {TOKEN}" in str(info.value)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_5xx_and_429_are_retried_then_succeed(clock, fake, status):
     fake.fail_next(2, status)
-    creds = load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert creds.access_key == fake.credentials.access_key
     assert [r.status for r in fake.requests] == [status, status, 200]
     assert clock.slept == [1.0, 1.0]
@@ -311,7 +313,7 @@ def test_5xx_and_429_are_retried_then_succeed(clock, fake, status):
 def test_5xx_three_times_gives_up_without_a_trailing_sleep(clock, fake):
     fake.fail_next(3, 503)
     with pytest.raises(ContainerEndpointError) as info:
-        load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+        load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert fake.count() == 3 and clock.slept == [1.0, 1.0]
     assert info.value.recoverable and info.value.status == 503 and "3 attempts" in str(info.value)
 
@@ -319,7 +321,7 @@ def test_5xx_three_times_gives_up_without_a_trailing_sleep(clock, fake):
 def test_connection_errors_are_retried_and_recoverable(clock):
     rec = Recorder(TransportError("could not connect to http://127.0.0.1:8080/v1/credentials"))
     with pytest.raises(TransportError) as info:
-        load({FULL: LOCAL}, clock, rec)
+        load_env({FULL: LOCAL}, clock, rec)
     assert len(rec.requests) == 3 and clock.slept == [1.0, 1.0]
     assert info.value.recoverable and info.value.provider == "container-role"
 
@@ -327,26 +329,26 @@ def test_connection_errors_are_retried_and_recoverable(clock):
 def test_a_slow_endpoint_times_out(clock, fake):
     fake.slow = 5
     with pytest.raises(TransportError) as info:
-        load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+        load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert info.value.timeout and fake.count() == 3 and fake.requests[0].status == 0
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff\xfe", b'"str"', b""])
 def test_malformed_json_is_retried(clock, fake, body):
     fake.fail_next(1, 200, body)
-    creds = load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert creds.access_key and fake.count() == 2
     fake.reset()
     fake.fail_next(3, 200, body)
     with pytest.raises(MalformedResponseError) as info:
-        load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+        load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     assert fake.count() == 3 and info.value.recoverable
 
 
 def test_oversized_body_is_refused(clock):
     rec = Recorder(HttpResponse(200, {}, b" " * (64 * 1024 + 1)))
     with pytest.raises(MalformedResponseError):
-        load({FULL: LOCAL}, clock, rec)
+        load_env({FULL: LOCAL}, clock, rec)
 
 
 @pytest.mark.parametrize("field", ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"])
@@ -357,7 +359,7 @@ def test_missing_field_names_the_field_never_the_values(clock, field):
     del doc[field]
     rec = Recorder(HttpResponse(200, {}, json.dumps(doc).encode()))
     with pytest.raises(MalformedResponseError) as info:
-        load({FULL: LOCAL}, clock, rec)
+        load_env({FULL: LOCAL}, clock, rec)
     text = str(info.value)
     assert field in text and "planted" not in text and len(rec.requests) == 1
 
@@ -365,12 +367,12 @@ def test_missing_field_names_the_field_never_the_values(clock, field):
 def test_bad_expiration_and_optional_account_id(clock):
     bad = GOOD_DOC.replace(b"2030-01-01T06:00:00Z", b"tomorrow-ish")
     with pytest.raises(MalformedResponseError) as info:
-        load({FULL: LOCAL}, clock, Recorder(HttpResponse(200, {}, bad)))
+        load_env({FULL: LOCAL}, clock, Recorder(HttpResponse(200, {}, bad)))
     assert "Expiration" in str(info.value)
-    creds = load({FULL: LOCAL}, clock, Recorder()).get_frozen_credentials()
+    creds = load_env({FULL: LOCAL}, clock, Recorder()).get_frozen_credentials()
     assert creds.account_id is None and creds.expiry.isoformat() == "2030-01-01T06:00:00+00:00"
     with_account = GOOD_DOC[:-1] + b', "AccountId": "210987654321", "RoleArn": "x"}'
-    creds = load({FULL: LOCAL}, clock, Recorder(HttpResponse(200, {}, with_account)))
+    creds = load_env({FULL: LOCAL}, clock, Recorder(HttpResponse(200, {}, with_account)))
     assert creds.account_id == "210987654321" and creds.token == "planted-session-token-XYZ"
 
 
@@ -378,7 +380,7 @@ def test_bad_expiration_and_optional_account_id(clock):
 
 
 def test_refresh_fetches_again_when_needed(clock, fake):
-    creds = load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     first = creds.get_frozen_credentials()
     assert creds.get_frozen_credentials() is first and fake.count() == 1
     clock.advance(minutes=59, seconds=30)  # inside the mandatory window
@@ -388,7 +390,7 @@ def test_refresh_fetches_again_when_needed(clock, fake):
 
 
 def test_static_stability_when_the_endpoint_fails_at_refresh(clock, fake, caplog):
-    creds = load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     first = creds.get_frozen_credentials()
     fake.fail_next(3, 503)
     clock.advance(minutes=59, seconds=30)
@@ -398,7 +400,7 @@ def test_static_stability_when_the_endpoint_fails_at_refresh(clock, fake, caplog
 
 
 def test_non_recoverable_refresh_error_is_raised(clock, fake):
-    creds = load({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
+    creds = load_env({FULL: LOCAL, TOKEN: PLANTED_TOKEN}, clock, fake.transport())
     fake.token = "rotated-elsewhere"
     clock.advance(minutes=59, seconds=30)
     with pytest.raises(ContainerEndpointError):
@@ -409,12 +411,12 @@ def test_non_recoverable_refresh_error_is_raised(clock, fake):
 
 
 def test_default_transport_is_replaced_by_one_without_proxies():
-    ctx = Context(env={FULL: LOCAL})
+    ctx = make_context(env={FULL: LOCAL})
     transport = container._transport(ctx)
     assert isinstance(transport, StdlibTransport) and transport is not default_transport()
     assert transport._trust_env is False
     custom = Recorder()
-    assert container._transport(Context(env={}, transport=custom)) is custom
+    assert container._transport(make_context(env={}, transport=custom)) is custom
 
 
 def test_errors_pickle():
@@ -433,24 +435,24 @@ def test_no_secret_in_logs_reprs_or_errors(clock, fake, tmp_path, caplog):
     )
     seen = []
     with caplog.at_level(logging.DEBUG):
-        creds = load(env, clock, fake.transport())
+        creds = load_env(env, clock, fake.transport())
         seen += [repr(creds), str(creds), repr(creds.get_frozen_credentials()), repr(fake)]
         seen += [repr(r) for r in fake.requests] + [
             repr(ContainerProvider().fetcher(ctx_for(env, clock, fake.transport())))
         ]
-        seen.append(str(ContainerProvider().check(Context(env=env))))
+        seen.append(str(check(ContainerProvider(), make_context(env=env))))
         for status, n in ((500, 3), (403, 1)):
             fake.fail_next(n, status, leaky)
             with pytest.raises(ContainerEndpointError) as info:
-                load(env, clock, fake.transport())
+                load_env(env, clock, fake.transport())
             seen += [str(info.value), repr(info.value)]
         fake.fail_next(3, 200, leaky[:-5])
         with pytest.raises(MalformedResponseError) as info:
-            load(env, clock, fake.transport())
+            load_env(env, clock, fake.transport())
         seen.append(str(info.value))
         for bad_env in ({FULL: LOCAL, TOKEN: PLANTED_TOKEN + "\n"},):
             with pytest.raises(InvalidConfigError) as info:
-                load(bad_env, clock, fake.transport())
+                load_env(bad_env, clock, fake.transport())
             seen.append(str(info.value))
         fake.fail_next(3, 503)
         clock.advance(minutes=59, seconds=30)

@@ -10,10 +10,11 @@ from botocore.credentials import ContainerProvider as BotoContainerProvider
 from botocore.exceptions import CredentialRetrievalError as BotoRetrievalError
 from botocore.utils import ContainerMetadataFetcher
 
-from awsroles.context import Context
 from awsroles.errors import TransportError
 from awsroles.providers.container import ContainerEndpointError, ContainerProvider
 from awsroles.testing.fake_container import FakeContainerEndpoint
+
+from helpers import load, make_context
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +45,8 @@ class NoSleep:
 
 def ours(env, **kw):
     clock = NoSleep()
-    ctx = Context(env=env, clock=clock, background_refresh=False)  # default transport
-    return ContainerProvider(**kw).load(ctx), clock
+    ctx = make_context(env=env, clock=clock, background_refresh=False)  # default transport
+    return load(ContainerProvider(**kw), ctx), clock
 
 
 def botocore_provider(env):

@@ -11,11 +11,12 @@ import shutil
 
 import pytest
 
-from awsroles.context import Context
 from awsroles.errors import AwsRolesError, CredentialRetrievalError
 from awsroles.providers.container import ContainerProvider, resolve_container_uri
 from awsroles.testing.clock import FrozenClock
 from awsroles.transport.base import HttpResponse
+
+from helpers import check, load, make_context
 
 DATA = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
@@ -93,19 +94,19 @@ def test_ecs_uri_vector(case):
         sent.append(request)
         return ok_doc()
 
-    ctx = Context(env=env, clock=FrozenClock(), transport=transport, background_refresh=False)
+    ctx = make_context(env=env, clock=FrozenClock(), transport=transport, background_refresh=False)
     if "Ok" in result:
         assert resolve_container_uri(env) == result["Ok"]
-        creds = ContainerProvider().load(ctx)  # the request goes to exactly that URI
+        creds = load(ContainerProvider(), ctx)  # the request goes to exactly that URI
         assert creds.access_key == "ASIAVECTOR"
         assert [r.url for r in sent] == [result["Ok"]]
     elif result["ErrorContains"] == NOT_ENABLED:
         assert resolve_container_uri(env) is None
-        assert ContainerProvider().load(ctx) is None
-        assert ContainerProvider().check(ctx)[0] is False
+        assert load(ContainerProvider(), ctx) is None
+        assert check(ContainerProvider(), ctx)[0] is False
     else:
         with pytest.raises(AwsRolesError) as info:
-            ContainerProvider().load(ctx)
+            load(ContainerProvider(), ctx)
         assert result["ErrorContains"] in str(info.value)
         assert sent == []
 
@@ -138,9 +139,9 @@ def test_container_scenario(name, tmp_path):
     with open(os.path.join(case_dir, "test-case.json")) as f:
         expected = json.load(f)["result"]
     clock = FrozenClock("2009-02-13T23:00:00Z")  # before the recorded Expiration
-    ctx = Context(env=env, clock=clock, transport=replay, background_refresh=False)
+    ctx = make_context(env=env, clock=clock, transport=replay, background_refresh=False)
     if "Ok" in expected:
-        creds = ContainerProvider().load(ctx).get_frozen_credentials()
+        creds = load(ContainerProvider(), ctx).get_frozen_credentials()
         ok = expected["Ok"]
         assert creds.access_key == ok["access_key_id"]
         assert creds.secret_key == ok["secret_access_key"]
@@ -155,7 +156,7 @@ def test_container_scenario(name, tmp_path):
             assert "Authorization" not in replay.sent[0].headers
     else:
         with pytest.raises(CredentialRetrievalError) as info:
-            ContainerProvider().load(ctx)
+            load(ContainerProvider(), ctx)
         assert info.value.key == "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
         assert "does not exist" in str(info.value)  # Rust: "No such file or directory"
         assert replay.sent == [] and replay.exchanges == []

@@ -25,7 +25,7 @@ import botocore.utils
 import pytest
 
 import awsroles
-from awsroles.cache.store import cache_key
+from awsroles.cache.key import cache_key
 from awsroles.errors import AwsRolesError, ConfigError
 from awsroles.testing.fake_sts import FakeSTS
 

@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 
 import awsroles
-from awsroles.cache.store import cache_key
+from awsroles.cache.key import cache_key
 
 from helpers import (
     ACCOUNT,

@@ -15,9 +15,8 @@ import os
 import pytest
 
 import awsroles
-from awsroles.context import Context
 
-from helpers import cache_files, make_env, write_aws_files
+from helpers import cache_files, make_context, make_env, write_aws_files
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +125,7 @@ def test_two_hop_chain_against_moto(moto_url, moto_iam, home):
     creds = awsroles.resolve("dev", env=env).get_frozen_credentials()
     assert creds.access_key.startswith("ASIA") and creds.token
 
-    identity = Context(env=env).sts_client().get_caller_identity(creds)
+    identity = make_context(env=env).sts_client().get_caller_identity(creds)
     assert identity["Arn"] == DEV_ARN
     assert identity["Account"] == ACCOUNT
     assert identity["UserId"].endswith(":dev-session")
@@ -135,7 +134,7 @@ def test_two_hop_chain_against_moto(moto_url, moto_iam, home):
 
     # the base keys are the IAM user's, and a warm start gives the same credentials
     base = (
-        Context(env=env)
+        make_context(env=env)
         .sts_client()
         .get_caller_identity(awsroles.resolve("base", env=env).get_frozen_credentials())
     )
@@ -196,6 +195,6 @@ def test_web_identity_against_moto(moto_url, moto_iam, home, tmp_path):
     creds = awsroles.resolve(env=env)
     assert creds.method == "assume-role-with-web-identity"
     frozen = creds.get_frozen_credentials()
-    identity = Context(env=env).sts_client().get_caller_identity(frozen)
+    identity = make_context(env=env).sts_client().get_caller_identity(frozen)
     assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Ops/pod-session"
     assert len(cache_files(home)) == 1

@@ -326,7 +326,7 @@ needs_nofollow = pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_
 @pytest.mark.parametrize("backend", ["flock", "filelock"])
 def test_symlink_at_lock_path_is_not_followed(tmp_path, monkeypatch, backend):
     if backend == "filelock":
-        monkeypatch.setattr(flock_mod, "fcntl", None)
+        monkeypatch.setattr(flock_mod, "_HAVE_FLOCK", False)
     target = tmp_path / "precious"
     target.write_text("do not touch")
     os.chmod(target, 0o644)
@@ -458,7 +458,7 @@ def test_fallback_timeout_is_lock_timeout_within_the_deadline(tmp_path, monkeypa
 
 
 def test_without_fcntl_filelock_is_used(tmp_path, monkeypatch, holder, umask022):
-    monkeypatch.setattr(flock_mod, "fcntl", None)
+    monkeypatch.setattr(flock_mod, "_HAVE_FLOCK", False)
     path = tmp_path / "k.json.lock"
     handle = acquire(str(path), 1.0)
     try:
@@ -480,7 +480,7 @@ def test_without_fcntl_filelock_is_used(tmp_path, monkeypatch, holder, umask022)
 
 
 def test_without_fcntl_negative_timeout_does_not_wait_forever(tmp_path, monkeypatch):
-    monkeypatch.setattr(flock_mod, "fcntl", None)
+    monkeypatch.setattr(flock_mod, "_HAVE_FLOCK", False)
     path = tmp_path / "k.json.lock"
     raw = _raw_hold(path)
     outcome = []
@@ -608,7 +608,7 @@ def test_the_filelock_fallback_does_not_need_filelock_mode(tmp_path, monkeypatch
         assert "mode" not in kw, "filelock < 3.10 would raise TypeError"
         return real(path, *args, **kw)
 
-    monkeypatch.setattr(flock_mod, "fcntl", None)
+    monkeypatch.setattr(flock_mod, "_HAVE_FLOCK", False)
     monkeypatch.setattr(filelock, "FileLock", old_style)
     path = tmp_path / "k.json.lock"
     handle = acquire(str(path), 0.5)

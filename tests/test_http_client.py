@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from awsroles.errors import InvalidConfigError, TransportError
+from awsroles.transport import rules
 from awsroles.transport import stdlib as http_client
 from awsroles.transport import via_requests as http_requests
 from awsroles.transport.base import HttpRequest, HttpResponse
@@ -792,13 +793,13 @@ def requests_spy(monkeypatch):
     """Records the URL of every request handed to RequestsTransport."""
     pytest.importorskip("requests")
     seen: List[str] = []
-    real = http_requests.RequestsTransport.__call__
+    real = http_requests.RequestsTransport.send
 
-    def spy(self: Any, request: HttpRequest) -> HttpResponse:
+    def spy(self: Any, request: HttpRequest, way: Any) -> HttpResponse:
         seen.append(request.url)
-        return real(self, request)
+        return real(self, request, way)
 
-    monkeypatch.setattr(http_requests.RequestsTransport, "__call__", spy)
+    monkeypatch.setattr(http_requests.RequestsTransport, "send", spy)
     return seen
 
 
@@ -823,7 +824,7 @@ def test_proxy_from_environment_goes_through_requests(
 
 
 @pytest.mark.parametrize("source", ["os.environ", "env="])
-def test_no_proxy_is_applied_to_a_delegated_request(
+def test_no_proxy_exempts_a_host_so_it_goes_direct(
     serve, make_transport, requests_spy, monkeypatch, source
 ):
     origin, proxy = serve(), serve(forward)
@@ -838,7 +839,7 @@ def test_no_proxy_is_applied_to_a_delegated_request(
     assert response.body == b"conn=1"
     assert "x-via-proxy" not in response.headers
     assert proxy.log == []
-    assert requests_spy == [origin.url + "/direct"]
+    assert requests_spy == []  # the route is direct: http.client sends it
 
 
 @pytest.mark.parametrize(
@@ -849,11 +850,13 @@ def test_no_proxy_is_applied_to_a_delegated_request(
         {"ALL_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"},
     ],
 )
-def test_other_variables_hand_over_too(server, make_transport, requests_spy, env):
-    # An http URL: requests neither uses an https proxy nor loads a CA bundle for it.
+def test_a_proxy_for_another_scheme_or_an_exempt_host_leaves_the_route_direct(
+    server, make_transport, requests_spy, env
+):
+    # An http URL: an https proxy does not serve it, and NO_PROXY exempts the host.
     response = make_transport(env=env)(get(server.url + "/r"))
     assert response.body == b"conn=1"
-    assert requests_spy == [server.url + "/r"]
+    assert requests_spy == []
 
 
 @pytest.mark.parametrize(
@@ -970,15 +973,11 @@ def test_a_bad_requests_bundle_is_named_in_the_error(make_transport):
 
 
 def test_delegated_tls_uses_the_environment_ca_bundle(serve, make_transport, requests_spy, certs):
-    """With a proxy variable set, requests sends it: AWS_CA_BUNDLE is still the bundle."""
+    """When requests sends it (redirects to follow), AWS_CA_BUNDLE is still the bundle."""
     server = serve(tls=_server_context(certs["local"]))
-    env = {
-        "AWS_CA_BUNDLE": certs["local"][0],
-        "REQUESTS_CA_BUNDLE": certs["other"][0],
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "NO_PROXY": "127.0.0.1",
-    }
-    assert make_transport(env=env)(get(server.url + "/tls")).body == b"conn=1"
+    env = {"AWS_CA_BUNDLE": certs["local"][0], "REQUESTS_CA_BUNDLE": certs["other"][0]}
+    request = get(server.url + "/tls", allow_redirects=True)
+    assert make_transport(env=env)(request).body == b"conn=1"
     assert requests_spy == [server.url + "/tls"]
 
 
@@ -1133,16 +1132,15 @@ def test_errors_never_carry_secrets(serve, transport, refused_port, caplog, fail
 
 def test_default_transport_is_stdlib_transport():
     import awsroles.transport.base
-    from awsroles.transport.base import RequestsTransport, default_transport
-    from awsroles.transport.base import StdlibTransport as Exported
+    from awsroles.transport.base import default_transport
+    from awsroles.transport.stdlib import StdlibTransport as Exported
+    from awsroles.transport.via_requests import RequestsTransport
 
     assert Exported is StdlibTransport
     assert RequestsTransport is http_requests.RequestsTransport
     assert isinstance(default_transport(), StdlibTransport)
     assert default_transport() is default_transport()
-    assert "StdlibTransport" in awsroles.transport.base.__all__
-    with pytest.raises(AttributeError):
-        awsroles.transport.base.NoSuchTransport  # noqa: B018
+    assert "default_transport" in awsroles.transport.base.__all__
 
 
 def test_repr_and_close(server, transport):
@@ -1231,41 +1229,48 @@ def test_spaces_and_non_ascii_in_the_path_are_percent_encoded(server, transport)
     assert server.log[0].path == "/a%20b/%C3%A9%20c?q=x%20y"
 
 
-def test_without_trust_env_no_ca_variable_is_used(make_transport):
+def test_without_trust_env_no_ca_variable_is_used():
     """The container provider's transport verifies with certifi's bundle, as botocore's
     container fetcher does, whatever the CA variables say."""
     env = {"AWS_CA_BUNDLE": "/nonexistent", "REQUESTS_CA_BUNDLE": "/nonexistent"}
-    assert make_transport(env=env, trust_env=False)._ca_bundle() is None
-    assert make_transport(env=env)._ca_bundle() == ("AWS_CA_BUNDLE", "/nonexistent")
+    assert rules.route("https://h/", env, trust_env=False).ca is None
+    assert rules.route("https://h/", env).ca == ("AWS_CA_BUNDLE", "/nonexistent")
 
 
 def test_system_proxy_settings_are_read_only_on_macos_and_windows(monkeypatch):
-    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
-    monkeypatch.setattr(http_client.sys, "platform", "linux")
-    assert http_client._system_proxies() is False
+    monkeypatch.setattr(rules, "_SYSTEM_PROXIES", None)
+    monkeypatch.setattr(rules.sys, "platform", "linux")
+    assert rules._system_proxies() is False
     import urllib.request
 
-    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
-    monkeypatch.setattr(http_client.sys, "platform", "darwin")
+    monkeypatch.setattr(rules, "_SYSTEM_PROXIES", None)
+    monkeypatch.setattr(rules.sys, "platform", "darwin")
     monkeypatch.setattr(urllib.request, "getproxies", lambda: {"https": "http://proxy:3128"})
-    assert http_client._system_proxies() is True
-    monkeypatch.setattr(http_client, "_SYSTEM_PROXIES", None)
+    assert rules._system_proxies() is True
+    monkeypatch.setattr(rules, "_SYSTEM_PROXIES", None)
     monkeypatch.setattr(urllib.request, "getproxies", lambda: {"no": "localhost"})
-    assert http_client._system_proxies() is False
+    assert rules._system_proxies() is False
 
 
-def test_system_proxies_hand_the_request_to_requests(server, monkeypatch, requests_spy):
-    monkeypatch.setattr(http_client, "_system_proxies", lambda: True)
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # requests then goes direct, through itself
+def test_system_proxies_hand_the_request_to_requests(serve, monkeypatch, requests_spy):
+    """On macOS and Windows the system's proxy applies to the process environment; its
+    exemptions (urllib's proxy_bypass) too."""
+    import urllib.request
+
+    origin, proxy = serve(), serve(forward)
+    monkeypatch.setattr(rules, "_system_proxies", lambda: True)
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"http": proxy.url})
+    monkeypatch.setattr(urllib.request, "proxy_bypass", lambda host: False)
     transport = StdlibTransport()
     try:
-        assert transport(get(server.url + "/s")).body == b"conn=1"
+        response = transport(get(origin.url + "/s"))
     finally:
         transport.close()
-    assert requests_spy == [server.url + "/s"]
+    assert response.headers["x-via-proxy"] == "yes"
+    assert requests_spy == [origin.url + "/s"]
+    monkeypatch.setattr(urllib.request, "proxy_bypass", lambda host: True)
+    assert StdlibTransport()(get(origin.url + "/t")).status == 200
+    assert requests_spy == [origin.url + "/s"]  # exempt: direct
 
 
 @pytest.mark.skipif(not hasattr(select, "poll"), reason="select.poll is POSIX")
@@ -1308,6 +1313,6 @@ def test_credentials_in_a_url_never_reach_an_error(transport, refused_port):
     ],
 )
 def test_safe_url_drops_credentials_even_with_slash_or_question_mark(url, shown):
-    from awsroles.transport.base import safe_url
+    from awsroles.errors import safe_url
 
     assert safe_url(url) == shown

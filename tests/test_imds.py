@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from awsroles.context import Context
 from awsroles.errors import (
     CredentialRetrievalError,
     InvalidConfigError,
@@ -16,6 +15,8 @@ from awsroles.errors import (
 from awsroles.providers.imds import ImdsProvider, ImdsV1DisabledError
 from awsroles.testing.fake_imds import CREDENTIALS_PATH, TOKEN_PATH, FakeIMDS
 from awsroles.transport.base import HttpResponse
+
+from helpers import check, load, make_context
 
 ROLE = "fake-instance-role"
 ROLE_PATH = CREDENTIALS_PATH + ROLE
@@ -31,7 +32,7 @@ def make_ctx(tmp_path, clock, transport, config="", **env):
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
     }
     full.update(env)
-    return Context(env=full, clock=clock, transport=transport, background_refresh=False)
+    return make_context(env=full, clock=clock, transport=transport, background_refresh=False)
 
 
 @pytest.fixture
@@ -171,11 +172,11 @@ def test_mode_beats_legacy_ipv6_switch_and_endpoint_beats_mode(tmp_path, clock):
 )
 def test_bad_settings_are_typed_errors_naming_var_or_key(tmp_path, clock, var, key, value, words):
     with pytest.raises(InvalidConfigError) as err:
-        ImdsProvider().load(make_ctx(tmp_path, clock, no_network, **{var: value}))
+        load(ImdsProvider(), make_ctx(tmp_path, clock, no_network, **{var: value}))
     assert err.value.key == var and var in str(err.value) and words in str(err.value)
     ctx = make_ctx(tmp_path, clock, no_network, f"[profile p]\n{key} = {value}\n", AWS_PROFILE="p")
     with pytest.raises(InvalidConfigError) as err:
-        ImdsProvider().load(ctx)
+        load(ImdsProvider(), ctx)
     assert err.value.key == key and err.value.profile == "p"
 
 
@@ -197,8 +198,8 @@ def test_disabled_makes_no_request_and_skips_validation(tmp_path, clock, value):
         AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE="bogus",
     )
     provider = ImdsProvider()
-    assert provider.load(ctx) is None
-    assert provider.check(ctx) == (False, "disabled by AWS_EC2_METADATA_DISABLED")
+    assert load(provider, ctx) is None
+    assert check(provider, ctx) == (False, "disabled by AWS_EC2_METADATA_DISABLED")
     with pytest.raises(CredentialRetrievalError) as err:
         provider.load_or_raise(ctx)
     assert err.value.key == "AWS_EC2_METADATA_DISABLED"
@@ -206,9 +207,9 @@ def test_disabled_makes_no_request_and_skips_validation(tmp_path, clock, value):
 
 def test_check_is_offline(tmp_path, clock):
     ctx = make_ctx(tmp_path, clock, no_network)
-    assert ImdsProvider().check(ctx) == (True, "will query http://169.254.169.254 (IMDSv2)")
+    assert check(ImdsProvider(), ctx) == (True, "will query http://169.254.169.254 (IMDSv2)")
     ctx = make_ctx(tmp_path, clock, no_network, AWS_EC2_METADATA_V1_DISABLED="true")
-    assert ImdsProvider().check(ctx) == (True, "will query http://169.254.169.254 (IMDSv2 only)")
+    assert check(ImdsProvider(), ctx) == (True, "will query http://169.254.169.254 (IMDSv2 only)")
 
 
 def test_non_boolean_v1_disabled_is_false_with_a_warning(tmp_path, clock, caplog):
@@ -222,7 +223,7 @@ def test_non_boolean_v1_disabled_is_false_with_a_warning(tmp_path, clock, caplog
 
 
 def test_first_fetch_is_three_requests_then_two_per_refresh(ctx, imds, clock):
-    creds = ImdsProvider().load(ctx)
+    creds = load(ImdsProvider(), ctx)
     assert [(r.method, r.path, r.auth) for r in imds.requests] == [
         ("PUT", TOKEN_PATH, "none"),
         ("GET", CREDENTIALS_PATH, "token"),
@@ -241,12 +242,12 @@ def test_first_fetch_is_three_requests_then_two_per_refresh(ctx, imds, clock):
 
 def test_every_request_is_bounded_by_the_timeout(tmp_path, clock, imds):
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_TIMEOUT="0.5")
-    ImdsProvider().load(ctx)
+    load(ImdsProvider(), ctx)
     assert {r.timeout for r in imds.requests} == {0.5}
 
 
 def test_token_renewed_near_its_ttl(ctx, imds, clock):
-    creds = ImdsProvider().load(ctx)
+    creds = load(ImdsProvider(), ctx)
     clock.advance(hours=5, minutes=56)  # within 5 min of the 6 h TTL
     imds.reset()
     creds.refresh(force=True)
@@ -266,7 +267,7 @@ def test_ttl_header_of_the_answer_is_honoured(tmp_path, clock, imds):
             )
         return resp
 
-    creds = ImdsProvider().load(make_ctx(tmp_path, clock, short_ttl))
+    creds = load(ImdsProvider(), make_ctx(tmp_path, clock, short_ttl))
     clock.advance(minutes=9)
     imds.reset()
     creds.refresh(force=True)
@@ -277,7 +278,7 @@ def test_ttl_header_of_the_answer_is_honoured(tmp_path, clock, imds):
 
 
 def test_401_takes_one_new_token(ctx, imds):
-    creds = ImdsProvider().load(ctx)
+    creds = load(ImdsProvider(), ctx)
     imds.expire_tokens()
     imds.reset()
     creds.refresh(force=True)
@@ -306,8 +307,9 @@ def ctx_client_fetch(creds):
 @pytest.mark.parametrize("status", [403, 404, 405])
 def test_token_refused_falls_back_to_v1(tmp_path, clock, status):
     imds = FakeIMDS(clock=clock, token_status=status, v1_allowed=True)
-    creds = ImdsProvider().load(
-        make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS="3")
+    creds = load(
+        ImdsProvider(),
+        make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS="3"),
     )
     assert creds is not None
     assert [(r.method, r.auth) for r in imds.requests] == [
@@ -320,7 +322,7 @@ def test_token_refused_falls_back_to_v1(tmp_path, clock, status):
 def test_token_400_gives_none_without_gets(tmp_path, clock, imds):
     imds.fail_next(1, 400, path=TOKEN_PATH)
     provider = ImdsProvider()
-    assert provider.load(make_ctx(tmp_path, clock, imds.transport())) is None
+    assert load(provider, make_ctx(tmp_path, clock, imds.transport())) is None
     assert imds.count() == 1 and "400" in provider.last_reason
 
 
@@ -328,7 +330,7 @@ def test_token_5xx_retried_then_falls_back(tmp_path, clock):
     imds = FakeIMDS(clock=clock, v1_allowed=True)
     imds.fail_next(2, 500, path=TOKEN_PATH)
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS="2")
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
     assert imds.count("PUT") == 2 and imds.count("GET") == 2
     assert {r.auth for r in imds.requests if r.method == "GET"} == {"none"}
 
@@ -336,7 +338,7 @@ def test_token_5xx_retried_then_falls_back(tmp_path, clock):
 def test_token_read_timeout_falls_back_at_once(tmp_path, clock):
     imds = FakeIMDS(clock=clock, v1_allowed=True, slow=5, slow_path=TOKEN_PATH)
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS="3")
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
     assert imds.count("PUT") == 1 and imds.count("GET", status=200) == 2
 
 
@@ -351,14 +353,14 @@ def test_token_connection_errors_retried_then_fall_back(tmp_path, clock):
         return inner(request)
 
     ctx = make_ctx(tmp_path, clock, refuse_put, AWS_METADATA_SERVICE_NUM_ATTEMPTS="2")
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
     assert len(puts) == 2 and imds.count("GET") == 2
 
 
 def test_v1_fallback_refused_by_a_v2_only_service_gives_none(tmp_path, clock):
     imds = FakeIMDS(clock=clock, token_status=404)  # v1 not allowed: the GET answers 401
     provider = ImdsProvider()
-    assert provider.load(make_ctx(tmp_path, clock, imds.transport())) is None
+    assert load(provider, make_ctx(tmp_path, clock, imds.transport())) is None
     assert "401" in provider.last_reason
 
 
@@ -372,7 +374,7 @@ def test_v1_disabled_without_token_is_an_error(tmp_path, clock, where):
             tmp_path, clock, imds.transport(), "[default]\nec2_metadata_v1_disabled = true\n"
         )
     with pytest.raises(ImdsV1DisabledError) as err:
-        ImdsProvider().load(ctx)
+        load(ImdsProvider(), ctx)
     assert isinstance(err.value, CredentialRetrievalError) and not err.value.recoverable
     assert "IMDSv1 is disabled" in str(err.value) and "403" in str(err.value)
     assert imds.count("GET") == 0
@@ -388,13 +390,13 @@ def test_v1_disabled_with_unreachable_token_is_a_recoverable_error(tmp_path, clo
         AWS_METADATA_SERVICE_NUM_ATTEMPTS="3",
     )
     with pytest.raises(ImdsV1DisabledError) as err:
-        ImdsProvider().load(ctx)  # the first fetch still stops the chain, as botocore
+        load(ImdsProvider(), ctx)  # the first fetch still stops the chain, as botocore
     assert err.value.recoverable and imds.count("PUT") == 3
 
 
 def test_v1_disabled_with_token_works(tmp_path, clock, imds):
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_EC2_METADATA_V1_DISABLED="true")
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
 
 
 # --- GET retries and bad answers ---------------------------------------------------------------
@@ -404,7 +406,7 @@ def test_get_retries_non_200_and_bad_json(tmp_path, clock, imds):
     imds.fail_next(1, 503, path=CREDENTIALS_PATH)
     imds.fail_next(1, 200, b"{not json", path=ROLE_PATH)
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS="2")
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
     assert imds.count("GET", CREDENTIALS_PATH) == 2 and imds.count("GET", ROLE_PATH) == 2
 
 
@@ -418,7 +420,7 @@ def test_get_connection_errors_retried(tmp_path, clock, imds):
         return inner(request)
 
     ctx = make_ctx(tmp_path, clock, flaky, AWS_METADATA_SERVICE_NUM_ATTEMPTS="2")
-    assert ImdsProvider().load(ctx) is not None and len(failed) == 1
+    assert load(ImdsProvider(), ctx) is not None and len(failed) == 1
 
 
 @pytest.mark.parametrize("attempts", ["1", "3"])
@@ -426,7 +428,7 @@ def test_no_instance_profile_gives_none_after_the_attempts(tmp_path, clock, atte
     imds = FakeIMDS(clock=clock, role=None)
     provider = ImdsProvider()
     ctx = make_ctx(tmp_path, clock, imds.transport(), AWS_METADATA_SERVICE_NUM_ATTEMPTS=attempts)
-    assert provider.load(ctx) is None
+    assert load(provider, ctx) is None
     assert imds.count("GET", CREDENTIALS_PATH) == int(attempts)
     assert "no IAM role is attached" in provider.last_reason
     with pytest.raises(MalformedResponseError):
@@ -455,28 +457,28 @@ def test_no_instance_profile_gives_none_after_the_attempts(tmp_path, clock, atte
 def test_bad_credential_documents_give_none(tmp_path, clock, imds, body, words):
     imds.fail_next(1, 200, body, path=ROLE_PATH)
     provider = ImdsProvider()
-    assert provider.load(make_ctx(tmp_path, clock, imds.transport())) is None
+    assert load(provider, make_ctx(tmp_path, clock, imds.transport())) is None
     assert words in provider.last_reason and "PLANTED" not in provider.last_reason
 
 
 @pytest.mark.parametrize("body", [b"role\nother", b"a/b", b"x" * 65])
 def test_bad_role_names_give_none(tmp_path, clock, imds, body):
     imds.fail_next(1, 200, body, path=CREDENTIALS_PATH)
-    assert ImdsProvider().load(make_ctx(tmp_path, clock, imds.transport())) is None
+    assert load(ImdsProvider(), make_ctx(tmp_path, clock, imds.transport())) is None
     assert imds.count("GET") == 1
 
 
 def test_oversized_answer_refused(tmp_path, clock, imds):
     imds.fail_next(1, 200, b"{" + b" " * (70 * 1024) + b"}", path=ROLE_PATH)
     provider = ImdsProvider()
-    assert provider.load(make_ctx(tmp_path, clock, imds.transport())) is None
+    assert load(provider, make_ctx(tmp_path, clock, imds.transport())) is None
     assert "larger than" in provider.last_reason
 
 
 def test_unreachable_gives_none(ctx, imds):
     imds.down = True
     provider = ImdsProvider()
-    assert provider.load(ctx) is None and "connect" in provider.last_reason
+    assert load(provider, ctx) is None and "connect" in provider.last_reason
 
 
 # --- static stability --------------------------------------------------------------------------
@@ -490,7 +492,7 @@ def stale_warnings(caplog):
 
 def test_expired_credentials_from_imds_are_extended_with_one_warning(tmp_path, clock, caplog):
     imds = FakeIMDS(clock=clock, lifetime=3600, auto_rotate_before=None)  # IMDS cannot refresh
-    creds = ImdsProvider().load(make_ctx(tmp_path, clock, imds.transport()))
+    creds = load(ImdsProvider(), make_ctx(tmp_path, clock, imds.transport()))
     first = creds.get_frozen_credentials()
     caplog.set_level(logging.WARNING, logger="awsroles")
     clock.advance(minutes=59, seconds=30)  # mandatory window; IMDS hands back the same set
@@ -521,7 +523,7 @@ def test_expired_credentials_from_imds_are_extended_with_one_warning(tmp_path, c
 def test_expired_credentials_on_the_first_fetch_are_served(tmp_path, clock, caplog):
     imds = FakeIMDS(clock=clock, expiry=clock.now() - timedelta(hours=2), auto_rotate_before=None)
     with caplog.at_level(logging.WARNING, logger="awsroles"):
-        creds = ImdsProvider().load(make_ctx(tmp_path, clock, imds.transport()))
+        creds = load(ImdsProvider(), make_ctx(tmp_path, clock, imds.transport()))
     frozen = creds.get_frozen_credentials()
     assert frozen.access_key == imds.credentials.access_key
     assert 600 <= frozen.seconds_left(clock.now()) <= 900
@@ -530,7 +532,7 @@ def test_expired_credentials_on_the_first_fetch_are_served(tmp_path, clock, capl
 
 @pytest.mark.parametrize("minutes", [50, 59.5])  # advisory, then mandatory window
 def test_imds_down_after_success_keeps_serving(ctx, imds, clock, caplog, minutes):
-    creds = ImdsProvider().load(ctx)
+    creds = load(ImdsProvider(), ctx)
     first = creds.get_frozen_credentials()
     imds.down = True
     with caplog.at_level(logging.WARNING, logger="awsroles"):
@@ -550,7 +552,7 @@ def test_imds_down_after_success_keeps_serving(ctx, imds, clock, caplog, minutes
 
 @pytest.mark.parametrize("fault", [(503, b""), (200, b"garbage"), (404, b"")])
 def test_refresh_failures_are_recoverable_errors_not_empty_results(ctx, imds, fault):
-    creds = ImdsProvider().load(ctx)
+    creds = load(ImdsProvider(), ctx)
     imds.fail_next(5, fault[0], fault[1], path=ROLE_PATH)
     with pytest.raises(MalformedResponseError) as err:
         ctx_client_fetch(creds)
@@ -574,7 +576,7 @@ def test_no_secret_in_logs_reprs_or_errors(tmp_path, clock, caplog):
     with caplog.at_level(logging.DEBUG):
         provider = ImdsProvider()
         ctx = make_ctx(tmp_path, clock, spy, AWS_METADATA_SERVICE_NUM_ATTEMPTS="2")
-        creds = provider.load(ctx)
+        creds = load(provider, ctx)
         frozen = creds.get_frozen_credentials()
         imds.expire_tokens()
         clock.advance(minutes=59, seconds=30)  # 401 -> new token; expired set -> extended
@@ -591,7 +593,7 @@ def test_no_secret_in_logs_reprs_or_errors(tmp_path, clock, caplog):
         seen += [str(err.value), repr(creds), str(creds), repr(frozen), repr(provider)]
         from awsroles.providers.imds import _CLIENTS
 
-        seen += [repr(c) for c in _CLIENTS.values()]
+        seen += [repr(c) for c in _CLIENTS._clients.values()]
     seen += [r.getMessage() for r in caplog.records]
     blob = "\n".join(seen)
     assert len(tokens) == 2 and caplog.records
@@ -649,9 +651,9 @@ def test_fake_enforces_tokens_and_their_ttl(clock):
 
 
 def test_token_is_shared_by_providers_with_the_same_settings(ctx, imds):
-    ImdsProvider().load(ctx)
+    load(ImdsProvider(), ctx)
     imds.reset()
-    assert ImdsProvider().load(ctx) is not None
+    assert load(ImdsProvider(), ctx) is not None
     assert imds.count() == 2 and imds.count("PUT") == 0
 
 
@@ -662,7 +664,7 @@ def test_threads_share_one_token_request(ctx, imds):
 
     def run():
         barrier.wait()
-        results.append(ImdsProvider().load(ctx))
+        results.append(load(ImdsProvider(), ctx))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for t in threads:
@@ -674,11 +676,12 @@ def test_threads_share_one_token_request(ctx, imds):
 
 
 def test_locks_are_fresh_in_a_forked_child(ctx):
+    from awsroles import _fork
     from awsroles.providers import imds as module
 
-    ImdsProvider().load(ctx)
-    client = next(iter(module._CLIENTS.values()))
+    load(ImdsProvider(), ctx)
+    client = next(iter(module._CLIENTS._clients.values()))
     client._lock.acquire()  # as if another thread held it at fork()
-    module._after_fork_in_child()
+    _fork._in_child()
     assert client._lock.acquire(timeout=1)
     client._lock.release()

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from awsroles.context import Context
 from awsroles.providers.imds import ImdsProvider
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.fake_imds import CREDENTIALS_PATH, TOKEN_PATH, FakeIMDS
+
+from helpers import load, make_context
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +45,8 @@ def env(clean_env, monkeypatch, imds):
 
 
 def ours(env, clock=None):
-    ctx = Context(env=env, background_refresh=False, **({"clock": clock} if clock else {}))
-    return ImdsProvider().load(ctx)
+    ctx = make_context(env=env, background_refresh=False, **({"clock": clock} if clock else {}))
+    return load(ImdsProvider(), ctx)
 
 
 def test_default_transport_over_sockets(env, imds):

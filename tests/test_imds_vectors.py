@@ -7,11 +7,12 @@ import os
 
 import pytest
 
-from awsroles.context import Context
 from awsroles.errors import InvalidConfigError
 from awsroles.providers.imds import ImdsProvider
 from awsroles.testing.clock import FrozenClock
 from awsroles.transport.base import HttpResponse
+
+from helpers import load, make_context
 
 VECTORS = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
@@ -33,7 +34,7 @@ def _context(case, tmp_path, transport):
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-config")
     for name, value in case["env"].items():
         env[name] = str(tmp_path / value) if name == "AWS_CONFIG_FILE" else value
-    return Context(env=env, clock=FrozenClock(), transport=transport, background_refresh=False)
+    return make_context(env=env, clock=FrozenClock(), transport=transport, background_refresh=False)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["docs"] for c in CASES])
@@ -48,11 +49,11 @@ def test_imds_endpoint_vector(case, tmp_path):
     provider = ImdsProvider(endpoint=case.get("endpoint_override"), mode=case.get("mode_override"))
     if "Ok" in case["result"]:
         assert provider.config(ctx).token_url == case["result"]["Ok"]
-        assert provider.load(ctx) is None
+        assert load(provider, ctx) is None
         assert (sent[0].method, sent[0].url) == ("PUT", case["result"]["Ok"])
     else:
         with pytest.raises(InvalidConfigError) as err:
-            provider.load(ctx)
+            load(provider, ctx)
         assert case["result"]["Err"] in str(err.value)
         assert err.value.key in case["env"] or err.value.profile == "default"
         assert sent == []

@@ -11,6 +11,7 @@ from awsroles.errors import (
     ProfileNotFoundError,
     SourceProfileCycleError,
 )
+from awsroles.sts.params import cache_args
 
 ROLE = "arn:aws:iam::123456789012:role/Admin"
 KEYS = {"aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": "s3cr3t-value"}
@@ -157,7 +158,7 @@ def test_cache_args_match_botocore_key_inputs():
         },
         "p",
     )
-    assert plan.hops[0].cache_args() == {
+    assert cache_args(plan.hops[0]) == {
         "RoleArn": ROLE,
         "RoleSessionName": "my-session",
         "ExternalId": "ext-123",
@@ -205,14 +206,14 @@ def test_role_hop_and_assume_role_params_fields_stay_in_step():
     """RoleHop and AssumeRoleParams declare the role's arguments separately (a profile's hop,
     an API call): every hop field must reach the call, by name or by an explicit mapping."""
     from awsroles.config import model
-    from awsroles.sts.params import AssumeRoleParams
+    from awsroles.sts.params import SHARED_WITH_HOP, AssumeRoleParams
 
     mapped = {
         "profile": None,
         "role_session_name": "role_session_name",
         "mfa_serial": "serial_number",
     }
-    shared = set(model._SHARED_WITH_PARAMS)
+    shared = set(SHARED_WITH_HOP)
     assert shared <= set(AssumeRoleParams._fields)
     assert set(model.RoleHop._fields) == shared | set(mapped)
     call_only = {"token_code", "session_name_generated"}

@@ -3,10 +3,11 @@
 import pytest
 
 import awsroles
-from awsroles.context import Context
 from awsroles.errors import AwsRolesError, NoCredentialsError
 from awsroles.resolver.chain import default_providers
 from awsroles.testing import FakeProvider, StaticProvider
+
+from helpers import make_context
 
 
 def test_own_list(tmp_path):
@@ -23,7 +24,7 @@ def test_fall_through_and_order(tmp_path):
 
 
 def test_insert_into_default_chain(tmp_path):
-    ctx = Context(env={"HOME": str(tmp_path)})
+    ctx = make_context(env={"HOME": str(tmp_path)})
     providers = default_providers(ctx)
     assert [p.name for p in providers] == ["env", "profile", "container-role", "iam-role"]
     providers.insert(1, StaticProvider(name="mine"))

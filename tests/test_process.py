@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 import pytest
 
 from awsroles.config.model import ProcessSource
-from awsroles.context import Context
 from awsroles.credentials import Credentials
 from awsroles.errors import AwsRolesError, CredentialRetrievalError, InvalidConfigError
 from awsroles.providers.process import (
@@ -30,6 +29,8 @@ from awsroles.providers.process import (
 from awsroles.refresh.sync import RefreshableCredentials
 from awsroles.testing.clock import FrozenClock
 
+from helpers import make_context
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "process-secret-PLANTED-7f3a"
 TOKEN = "process-token-PLANTED-9c1e"
@@ -40,12 +41,12 @@ def clock():
     return FrozenClock("2030-01-01T00:00:00Z")
 
 
-def make_ctx(clock, **env_extra):
+def make_ctx(clock, process_timeout=10, **env_extra):
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": "/nonexistent"}
     env.update(env_extra)
-    ctx = Context(env=env, clock=clock, cache=None, background_refresh=False)
-    ctx.process_timeout = 10
-    return ctx
+    return make_context(
+        env=env, clock=clock, cache=None, background_refresh=False, process_timeout=process_timeout
+    )
 
 
 def script(tmp_path, body: str, name: str = "helper.py") -> str:
@@ -222,8 +223,8 @@ def test_a_custom_stderr_sink(tmp_path, clock):
     import io
 
     sink = io.StringIO()
-    ctx = make_ctx(clock)
-    ctx.process_stderr = sink
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": "/nonexistent"}
+    ctx = make_context(env=env, clock=clock, cache=None, process_stderr=sink, process_timeout=10)
     run_once(ProcessSource("p", printing(tmp_path, doc(), "sys.stderr.write('héllo\\n')")), ctx)
     assert sink.getvalue() == "héllo\n"
 
@@ -238,8 +239,7 @@ def test_timeout_kills_the_command(tmp_path, clock):
         f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
         "sys.stderr.write('waiting for you\\n'); sys.stderr.flush()\ntime.sleep(60)",
     )
-    ctx = make_ctx(clock)
-    ctx.process_timeout = 0.7
+    ctx = make_ctx(clock, process_timeout=0.7)
     started = time.monotonic()
     with pytest.raises(CredentialProcessError) as err:
         run_once(ProcessSource("p", cmd), ctx)
@@ -425,11 +425,12 @@ def test_real_recursion_through_a_child_fails_fast(tmp_path, clock):
         f"""
         sys.path.insert(0, {ROOT!r})
         from awsroles.config.model import ProcessSource
-        from awsroles.context import Context
+        from awsroles.context import Context, Services
         from awsroles.errors import AwsRolesError
         from awsroles.providers.process import run_once
         try:
-            c = run_once(ProcessSource("loop", os.environ["SELF_CMD"]), Context(env=os.environ))
+            ctx = Context(services=Services(env=os.environ))
+            c = run_once(ProcessSource("loop", os.environ["SELF_CMD"]), ctx)
         except AwsRolesError as exc:
             sys.stderr.write("awsroles: %s\\n" % exc)
             sys.exit(1)

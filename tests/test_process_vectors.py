@@ -21,10 +21,11 @@ from datetime import datetime, timezone
 import pytest
 
 from awsroles.config.model import ProcessSource
-from awsroles.context import Context
 from awsroles.providers.process import CredentialProcessError, run_process
 from awsroles.resolver.profile import ProfileProvider
 from awsroles.testing.clock import FrozenClock
+
+from helpers import make_context
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX commands (as upstream)")
 
@@ -72,8 +73,9 @@ def _load(case, tmp_path):
         expected = json.load(f)["result"]
     # The recorded credentials expired in 2022: run the clock just before that.
     clock = FrozenClock("2022-05-02T18:00:00Z")
-    ctx = Context(env=env, clock=clock, cache=None, background_refresh=False)
-    ctx.process_timeout = 10
+    ctx = make_context(
+        env=env, clock=clock, cache=None, background_refresh=False, process_timeout=10
+    )
     plan = ProfileProvider().plan(ctx)
     assert plan is not None and not plan.hops
     assert isinstance(plan.base, ProcessSource)

@@ -8,6 +8,8 @@ from awsroles.errors import InvalidConfigError, PartialCredentialsError
 from awsroles.providers.env import EnvProvider, read_env_credentials
 from awsroles.refresh.sync import RefreshableCredentials
 
+from helpers import load
+
 
 class Ctx:
     def __init__(self, env, clock=None):
@@ -55,7 +57,7 @@ def test_expiration_makes_them_refreshable_from_the_live_env():
         "AWS_SECRET_ACCESS_KEY": "S",
         "AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z",
     }
-    creds = EnvProvider().load(Ctx(env))
+    creds = load(EnvProvider(), Ctx(env))
     assert isinstance(creds, RefreshableCredentials)
     assert creds.expiry == datetime(2099, 1, 1, tzinfo=timezone.utc)
 

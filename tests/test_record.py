@@ -2,7 +2,7 @@
 
 import pytest
 
-from awsroles._record import MutableRecord, Record
+from awsroles._record import Record, field
 from awsroles.credentials import Credentials
 
 
@@ -31,16 +31,17 @@ def test_init_defaults_eq_hash_repr_replace():
 
 
 def test_mutable_record_and_factories():
-    class Bag(MutableRecord):
-        _factories = {"items": list}
+    class Bag(Record, frozen=False):
         name: str
-        items: list
+        items: list = field(default_factory=list)
 
     a, b = Bag("a"), Bag("b")
     a.items.append(1)
     assert b.items == [] and a.items == [1]
     a.name = "renamed"
     assert a.name == "renamed"
+    with pytest.raises(TypeError):
+        hash(a)
 
 
 def test_credentials_keep_their_behaviour():

@@ -10,15 +10,11 @@ import pytest
 from awsroles.credentials import Credentials
 from awsroles.errors import AccessDeniedError, RefreshError, TransportError
 from awsroles.refresh import background
-from awsroles.refresh.sync import (
-    ADVISORY,
-    FORCED,
-    INITIAL,
-    MANDATORY,
-    RefreshableCredentials,
-    advisory_window_for,
-)
+from awsroles.refresh.policy import Mode, advisory_window_for
+from awsroles.refresh.sync import RefreshableCredentials
 from awsroles.testing.clock import FrozenClock
+
+INITIAL, ADVISORY, MANDATORY, FORCED = Mode.INITIAL, Mode.ADVISORY, Mode.MANDATORY, Mode.FORCED
 
 
 class Source:

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 import awsroles
-from awsroles.cache.store import MemoryCache, cache_key
+from awsroles.cache.key import cache_key
+from awsroles.cache.store import MemoryCache
 from awsroles.errors import (
     AccessDeniedError,
     MFAError,

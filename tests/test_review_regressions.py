@@ -10,6 +10,8 @@ from awsroles._files import read_small_file
 from awsroles.cli.export import _powershell
 from awsroles.errors import InvalidConfigError
 
+from helpers import make_context
+
 
 def test_token_files_never_block_on_a_fifo(tmp_path):
     fifo = tmp_path / "token"
@@ -30,7 +32,6 @@ def test_token_files_never_block_on_a_fifo(tmp_path):
 
 def test_sso_region_must_be_a_region_name(tmp_path):
     from awsroles.config.model import SsoSource
-    from awsroles.context import Context
     from awsroles.providers.sso import sso_credentials
 
     source = SsoSource(
@@ -43,7 +44,7 @@ def test_sso_region_must_be_a_region_name(tmp_path):
         ),
     )
     with pytest.raises(InvalidConfigError) as err:
-        sso_credentials(source, Context(env={"HOME": str(tmp_path)})).get_frozen_credentials()
+        sso_credentials(source, make_context(env={"HOME": str(tmp_path)})).get_frozen_credentials()
     assert err.value.key == "sso_region"
 
 
@@ -54,10 +55,8 @@ def test_powershell_quotes_cannot_end_the_string():
 
 
 def test_process_timeout_must_be_a_number():
-    from awsroles.providers.process import _timeout
+    from awsroles.context import Settings
 
-    class Ctx:
-        process_timeout = "soon"
-
-    with pytest.raises(InvalidConfigError):
-        _timeout(Ctx())
+    with pytest.raises(InvalidConfigError) as err:
+        Settings(process_timeout="soon")
+    assert err.value.key == "process_timeout"

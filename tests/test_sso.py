@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from awsroles.config.model import SsoSource
-from awsroles.context import Context
 from awsroles.errors import AwsRolesError, CredentialRetrievalError, InvalidConfigError
 from awsroles.providers.sso import (
     SsoPortalError,
@@ -29,7 +28,7 @@ from awsroles.resolver.profile import ProfileProvider
 from awsroles.testing.clock import FrozenClock
 from awsroles.testing.fake_sso import FakeSSOPortal, token_cache_path, write_token_cache
 
-from helpers import write_aws_files
+from helpers import make_context, write_aws_files
 
 ACCOUNT = "111122223333"
 ROLE = "ReadOnly"
@@ -78,7 +77,9 @@ def portal(clock):
 def ctx_for(home, profile, clock, transport, **env):
     base = {"HOME": str(home)}
     base.update(env)
-    return Context(profile, env=base, clock=clock, transport=transport, background_refresh=False)
+    return make_context(
+        profile, env=base, clock=clock, transport=transport, background_refresh=False
+    )
 
 
 def source_of(ctx):
@@ -381,7 +382,7 @@ def test_garbage_from_the_portal(home, clock, portal):
 
 
 def test_missing_keys_are_listed(clock):
-    ctx = Context(env={"HOME": "/nonexistent"}, clock=clock)
+    ctx = make_context(env={"HOME": "/nonexistent"}, clock=clock)
     src = SsoSource("partial", (("sso_role_name", "R"), ("sso_session", "s")))
     with pytest.raises(InvalidConfigError) as err:
         sso_credentials(src, ctx)
@@ -420,12 +421,12 @@ def test_portal_endpoint(tmp_path, clock, env, profile_extra, expected):
         "  endpoint_url = http://svc.test\n",
         credentials="",
     )
-    ctx = Context("p", env=dict(env, HOME=str(tmp_path)), clock=clock)
+    ctx = make_context("p", env=dict(env, HOME=str(tmp_path)), clock=clock)
     assert sso_endpoint(ctx, "us-east-1")[0] == expected
 
 
 def test_oidc_and_china_endpoints(tmp_path, clock):
-    ctx = Context("p", env={"HOME": str(tmp_path)}, clock=clock)
+    ctx = make_context("p", env={"HOME": str(tmp_path)}, clock=clock)
     assert sso_endpoint(ctx, "cn-north-1")[0] == "https://portal.sso.cn-north-1.amazonaws.com.cn"
     assert sso_endpoint(ctx, "eu-west-1", "sso-oidc")[0] == "https://oidc.eu-west-1.amazonaws.com"
     write_aws_files(
@@ -434,7 +435,7 @@ def test_oidc_and_china_endpoints(tmp_path, clock):
         "  endpoint_url = http://oidc.test\n",
         credentials="",
     )
-    ctx = Context("p", env={"HOME": str(tmp_path)}, clock=clock)
+    ctx = make_context("p", env={"HOME": str(tmp_path)}, clock=clock)
     assert sso_endpoint(ctx, "us-east-1", "sso-oidc")[0] == "http://oidc.test"
     assert sso_endpoint(ctx, "us-east-1")[0] == "https://portal.sso.us-east-1.amazonaws.com"
 
@@ -530,13 +531,14 @@ def test_real_socket_server_and_default_transport(home, clock, kind):
     with FakeSSOPortal(clock=clock) as portal:
         portal.add_role(ACCOUNT, ROLE)
         portal.login(home, "my-sso", start_url=START)
-        ctx = Context(
+        ctx = make_context(
             "dev",
             env={"HOME": str(home), "AWS_ENDPOINT_URL_SSO": portal.url},
             clock=clock,
             background_refresh=False,
         )
-        from awsroles.transport.base import RequestsTransport, StdlibTransport
+        from awsroles.transport.stdlib import StdlibTransport
+        from awsroles.transport.via_requests import RequestsTransport
 
         # no proxy from this machine's environment: the portal is on 127.0.0.1
         ctx._transport = (
@@ -662,7 +664,7 @@ def test_sdk_scenario(case, tmp_path):
     # The recorded credentials expired long ago: freeze the clock an hour before.
     when = datetime.fromtimestamp(ok["expiry"], tz=timezone.utc) if ok else None
     clock = FrozenClock((when or datetime(2021, 1, 1, tzinfo=timezone.utc)) - timedelta(hours=1))
-    ctx = Context(env=env, clock=clock, transport=send, background_refresh=False)
+    ctx = make_context(env=env, clock=clock, transport=send, background_refresh=False)
     creds = sso_credentials(source_of(ctx), ctx)
     if ok:
         frozen = creds.get_frozen_credentials()
@@ -687,7 +689,7 @@ def test_sdk_scenario(case, tmp_path):
 def test_token_only_profiles_supply_no_credentials(case, tmp_path):
     _, env, result = _scenario(case, tmp_path)
     assert "ErrorContains" in result
-    assert ProfileProvider().plan(Context(env=env)) is None
+    assert ProfileProvider().plan(make_context(env=env)) is None
 
 
 # --- differential: botocore's SSOProvider ---------------------------------------------------
@@ -738,7 +740,9 @@ def test_same_credentials_and_token_refresh_as_botocore(tmp_path):
         theirs = json.loads(proc.stdout)
         mine = {}
         for profile in ("dev", "legacy"):
-            ctx = Context(profile, env=dict(env, HOME=str(ours_home)), background_refresh=False)
+            ctx = make_context(
+                profile, env=dict(env, HOME=str(ours_home)), background_refresh=False
+            )
             c = sso_credentials(source_of(ctx), ctx)
             f = c.get_frozen_credentials()
             mine[profile] = [

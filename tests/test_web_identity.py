@@ -6,7 +6,7 @@ import os
 import pytest
 
 import awsroles
-from awsroles.cache.store import cache_key
+from awsroles.cache.key import cache_key
 from awsroles.errors import (
     CredentialRetrievalError,
     InvalidConfigError,

@@ -13,16 +13,27 @@ from __future__ import annotations
 import errno
 import os
 import time
-from typing import Any
 
 from .._files import O_CLOEXEC, O_NOFOLLOW
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class Handle(Protocol):
+        """A held lock."""
+
+        def release(self) -> None: ...
+
+
 try:
     import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LockTimeout", "acquire"]
+    _HAVE_FLOCK = True
+except ImportError:  # pragma: no cover - Windows
+    _HAVE_FLOCK = False
+
+__all__ = ["LockTimeout", "acquire", "Handle"]
 
 #: errno values meaning "this file system does not do flock": use filelock instead.
 _UNSUPPORTED = frozenset(
@@ -62,11 +73,11 @@ class _FileLock:
         self.lock.release()
 
 
-def acquire(path: str, timeout: float, poll_interval: float = 0.05) -> Any:
+def acquire(path: str, timeout: float, poll_interval: float = 0.05) -> Handle:
     """Lock ``path`` (created 0600 if missing, never through a symlink) within ``timeout``
     seconds; return a handle whose ``release()`` unlocks it. Raises :class:`LockTimeout`, or
     ``OSError`` when the file cannot be opened."""
-    if fcntl is None:  # filelock would wait forever on a negative timeout: make it one try
+    if not _HAVE_FLOCK:  # filelock would wait forever on a negative timeout: make it one try
         return _filelock(path, max(0.0, timeout), poll_interval)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
     deadline = time.monotonic() + timeout

@@ -9,20 +9,27 @@ here ever prints a key, secret or token: only file names, the assumed-role ARN, 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ..clock import datetime
-from ..context import Context
+from ..cache.store import FileCache
+from ..context import Context, Services, Settings
 from ..errors import AwsRolesError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+    from ..config.model import Plan
 
 __all__ = ["profile_keys", "run_cache_list", "run_cache_clear"]
 
 
-def _keys_of(plan: Any) -> List[Tuple[str, str]]:
-    from ..cache.store import cache_key
+def _keys_of(plan: Optional[Plan]) -> List[Tuple[str, str]]:
+    from ..cache.key import cache_key
+    from ..sts.params import cache_args
 
     parts = plan.cached_parts() if plan is not None else []
-    return [(cache_key(item.cache_args()), item.profile) for item in parts]
+    return [(cache_key(cache_args(item)), item.profile) for item in parts]
 
 
 def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
@@ -35,7 +42,7 @@ def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
         profiles = config.profiles
     except AwsRolesError:
         return {}
-    sso = getattr(config, "sso_sessions", {})
+    sso = config.sso_sessions
     found: Dict[str, Set[str]] = {}
     for name in profiles:
         try:
@@ -48,13 +55,13 @@ def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
     return found
 
 
-def _read_entry(path: str) -> Optional[dict]:
+def _read_entry(path: str) -> Optional[Dict[str, Any]]:
     from .._files import read_small_file
-    from ..cache.entry import _MAX_ENTRY_BYTES, loads
+    from ..cache.entry import MAX_ENTRY_BYTES, loads
 
     try:  # a FIFO named *.json is refused, never waited on
-        raw = read_small_file(path, _MAX_ENTRY_BYTES)
-        if len(raw) > _MAX_ENTRY_BYTES:
+        raw = read_small_file(path, MAX_ENTRY_BYTES)
+        if len(raw) > MAX_ENTRY_BYTES:
             return None
         data = loads(raw)
     except (OSError, ValueError):
@@ -62,9 +69,9 @@ def _read_entry(path: str) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def _describe(data: Optional[dict], now: datetime) -> Tuple[str, str, str]:
+def _describe(data: Optional[Dict[str, Any]], now: datetime) -> Tuple[str, str, str]:
     """(role ARN, expiry, time left) of an entry, without touching its secrets."""
-    from ..cache.store import entry_expiry
+    from ..cache.entry import entry_expiry
 
     if data is None:
         return "(unreadable entry)", "-", "-"
@@ -84,12 +91,18 @@ def _describe(data: Optional[dict], now: datetime) -> Tuple[str, str, str]:
 
 
 def _entry_names(ctx: Context) -> List[str]:
-    return [key + ".json" for key in ctx.cache.keys()]
+    return [key + ".json" for key in ctx.services.cache.keys()]
 
 
-def run_cache_list(env: Optional[Any] = None) -> int:
-    ctx = Context(None, env=env)
-    directory = ctx.cache.directory
+def _file_cache(ctx: Context) -> FileCache:
+    cache = ctx.services.cache
+    assert isinstance(cache, FileCache)  # the command works on the AWS CLI's directory
+    return cache
+
+
+def run_cache_list(env: Optional[Mapping[str, str]] = None) -> int:
+    ctx = Context(services=Services(env=env))
+    directory = _file_cache(ctx).directory
     names = _entry_names(ctx)
     if not names:
         print(f"no entries in {directory}")
@@ -130,7 +143,7 @@ def _remove_lock(path: str) -> bool:
 
 
 def _clear_all(ctx: Context) -> int:
-    directory = ctx.cache.directory
+    directory = _file_cache(ctx).directory
     removed = 0
     for name in _entry_names(ctx):
         path = os.path.join(directory, name)
@@ -155,18 +168,17 @@ def _clear_all(ctx: Context) -> int:
     return 0
 
 
-def run_cache_clear(profile: Optional[str], env: Optional[Any] = None) -> int:
+def run_cache_clear(profile: Optional[str], env: Optional[Mapping[str, str]] = None) -> int:
     if profile is None:
-        return _clear_all(Context(None, env=env))
+        return _clear_all(Context(services=Services(env=env)))
     from ..resolver.profile import ProfileProvider
 
-    ctx = Context(profile, env=env)
-    plan = ProfileProvider().plan(ctx)
-    pairs = _keys_of(plan)
+    ctx = Context(Settings(profile=profile), Services(env=env))
+    pairs = _keys_of(ProfileProvider().plan(ctx))
     if not pairs:
         print(f"profile '{profile}' assumes no role: it has no entries in the cache")
         return 0
-    cache = ctx.cache
+    cache = _file_cache(ctx)
     for key, owner in pairs:
         path = cache.path(key)
         role, _, _ = _describe(_read_entry(path), ctx.clock.now())

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from typing import Dict, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, TextIO
 
 DEMO_ACCOUNT = "123456789012"
 CONFIG = """\
@@ -71,9 +74,9 @@ def run(out: TextIO = sys.stdout) -> int:
 
         creds = awsroles.resolve(env=env)
         frozen = creds.get_frozen_credentials()
-        from awsroles.context import Context
+        from awsroles.context import Context, Services
 
-        identity = Context(env=env).sts_client().get_caller_identity(frozen)
+        identity = Context(services=Services(env=env)).sts_client().get_caller_identity(frozen)
         say("")
         say(
             f"== Resolved profile 'dev': {sts.count('AssumeRole')} AssumeRole calls (ops, then dev)"

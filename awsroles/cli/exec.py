@@ -19,10 +19,13 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Dict, List, Mapping, Optional
 
 from ..context import Context
 from ..credentials import Credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional
 
 __all__ = ["child_environment", "run_exec"]
 

@@ -20,11 +20,14 @@ import os
 import re
 import shlex
 import sys
-from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
 from ..credentials import Credentials
 from ..errors import AwsRolesError
 from ..timestamps import format_timestamp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
 __all__ = ["FORMATS", "DEFAULT_FORMAT", "render", "iso_z", "env_pairs", "process_document"]
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 PROG = "awsroles"
 
@@ -185,12 +188,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run()
     if cmd == "explain":
-        from ..context import Context
-        from ..resolver.chain import CredentialChain, default_providers
+        from ..context import Context, Settings
         from ..resolver.report import render_report
 
-        ctx = Context(args.profile)
-        text, error = render_report(ctx, CredentialChain(default_providers(ctx)))
+        text, error = render_report(Context(Settings(profile=args.profile)))
         print(text)
         return 2 if error is not None else 0
     if cmd == "export":

@@ -1,12 +1,12 @@
 """Credentials for a short-lived command (``export``, ``credential-process``, ``exec``,
 ``whoami``): resolved once, refreshed synchronously, and guarded against calling itself.
 
-Short-lived commands exit before a background refresh could finish, so (decisions §4) they
+Short-lived commands exit before a background refresh could finish, so they
 refresh in the foreground: :meth:`RefreshableCredentials.refresh` fetches when nothing is held
 and refreshes when the set is inside its advisory window (a cache entry with little time left
 is replaced before it is printed, not after the command has gone).
 
-The recursion guard (decisions §6): ``credential_process = awsroles credential-process
+The recursion guard: ``credential_process = awsroles credential-process
 --profile P`` written into profile P itself (or into a profile P's chain starts from) would
 start awsroles, which runs the command, which starts awsroles, ... forever. Two checks, both
 before anything runs or calls out:
@@ -22,10 +22,15 @@ before anything runs or calls out:
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, List, Optional, Tuple
 
-from ..context import Context
-from ..credentials import Credentials
+from ..context import Context, Services, Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, List, Mapping, Optional, Tuple
+
+    from ..config.model import Plan
+    from ..credentials import Credentials
 
 __all__ = ["resolve_for_command", "check_recursion", "awsroles_target"]
 
@@ -37,27 +42,30 @@ _RESOLVING = ("credential-process", "export", "exec", "whoami")
 CONSUMER_ADVISORY_WINDOW = 15 * 60
 
 
-def make_context(profile: Optional[str], env: Optional[Any] = None) -> Context:
+def make_context(profile: Optional[str], env: Optional[Mapping[str, str]] = None) -> Context:
     # background_refresh=False: an advisory refresh of an inner hop runs inline, not on a
     # daemon thread this process would abandon when it exits.
-    return Context(profile, env=env, background_refresh=False)
+    return Context(Settings(profile=profile, background_refresh=False), Services(env=env))
 
 
 def resolve_for_command(
-    profile: Optional[str], env: Optional[Any] = None
+    profile: Optional[str], env: Optional[Mapping[str, str]] = None
 ) -> Tuple[Credentials, Context]:
     """One frozen, consistent credential set for ``profile`` (the default chain when None),
     refreshed first if it is inside its advisory window."""
+    from ..refresh.sync import RefreshableCredentials
     from ..resolver.chain import CredentialChain, default_providers
 
     ctx = make_context(profile, env)
-    check_recursion(ctx)
-    creds = CredentialChain(default_providers(ctx)).resolve(ctx)
-    refresh = getattr(creds, "refresh", None)
-    if callable(refresh):
+    creds = (
+        CredentialChain(default_providers(ctx))
+        .resolve(ctx, before_load=lambda found: check_recursion(ctx, found.plan))
+        .credentials
+    )
+    if isinstance(creds, RefreshableCredentials):
         # The AWS CLI and botocore treat credentials with < 15 min left as due for refresh
         # and would run us again on every access: hand out sets with more than that.
-        return refresh(min_left=CONSUMER_ADVISORY_WINDOW), ctx
+        return creds.refresh(min_left=CONSUMER_ADVISORY_WINDOW), ctx
     return creds.get_frozen_credentials(), ctx
 
 
@@ -95,28 +103,13 @@ def awsroles_target(argv: List[str]) -> Optional[str]:
     return None
 
 
-def _stack_profiles(env: Any) -> List[str]:
+def _stack_profiles(env: Mapping[str, str]) -> List[str]:
     from ..providers.process import read_stack
 
     return [str(entry[0]) for entry in read_stack(env)]
 
 
-def _plan_for(ctx: Context) -> Any:
-    """The profile plan that resolution will run, or None when another provider (the
-    environment variables) comes first or the plan cannot be built (resolution reports it)."""
-    from ..errors import AwsRolesError
-    from ..providers.env import EnvProvider
-    from ..resolver.profile import ProfileProvider
-
-    try:
-        if ctx.explicit_profile is None and EnvProvider().check(ctx)[0]:
-            return None
-        return ProfileProvider().plan(ctx)
-    except AwsRolesError:
-        return None
-
-
-def _chain_profiles(plan: Any) -> List[str]:
+def _chain_profiles(plan: Plan) -> List[str]:
     """The profiles the plan goes through, outermost first, without repeats in a row."""
     names: List[str] = []
     for name in [plan.profile] + [hop.profile for hop in reversed(plan.hops)]:
@@ -140,11 +133,11 @@ def _loop_error(profile: str, message: str, chain: Iterable[str]) -> Exception:
     )
 
 
-def check_recursion(ctx: Context) -> None:
-    """Raise a CredentialProcessError naming the profile when resolving would call itself."""
+def check_recursion(ctx: Context, plan: Optional[Plan]) -> None:
+    """Raise a CredentialProcessError naming the profile when resolving ``plan`` (about to be
+    loaded for ``ctx``) would call itself."""
     from ..config.model import ProcessSource
 
-    plan = _plan_for(ctx)
     if plan is None or not isinstance(plan.base, ProcessSource):
         return  # the common case: nothing below (process modules, the stack) is needed
     from ..providers.process_run import split_command

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def run_whoami(profile: Optional[str], as_json: bool) -> int:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Mapping
-from typing import Optional
 
 from ..errors import ProfileNotFoundError
 from .parser import (
@@ -33,6 +31,10 @@ from .paths import (  # noqa: F401 - part of this module's API
     profile_selection,
     selected_profile,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
 
 # fmt: off
 __all__ = [

@@ -6,9 +6,13 @@ Built by :mod:`awsroles.config.plan`, executed by :mod:`awsroles.resolver.hops`,
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
-
 from .._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple, Union
+
+    from ..credentials import Credentials
 
 __all__ = [
     "Plan",
@@ -18,7 +22,6 @@ __all__ = [
     "WebIdentitySource",
     "ProcessSource",
     "SsoSource",
-    "BaseSource",
 ]
 
 # --- base sources -------------------------------------------------------------------------
@@ -46,7 +49,7 @@ class StaticKeys(Record):
         key = f"access key {self.access_key[:4]}****{tok}"
         return f"static keys of profile '{self.profile}'{where} ({key})"
 
-    def credentials(self) -> Any:
+    def credentials(self) -> Credentials:
         """These keys as :class:`~awsroles.credentials.Credentials`."""
         from ..credentials import Credentials
 
@@ -77,13 +80,6 @@ class WebIdentitySource(Record):
     role_session_name: Optional[str] = None
     duration_seconds: Optional[int] = None
     kind = "web-identity"
-
-    def cache_args(self) -> dict:
-        """botocore's cache-key arguments: RoleArn, and RoleSessionName when configured."""
-        args = {"RoleArn": self.role_arn}
-        if self.role_session_name:
-            args["RoleSessionName"] = self.role_session_name
-        return args
 
     def describe(self) -> str:
         return (
@@ -116,23 +112,12 @@ class SsoSource(Record):
         )
 
 
-BaseSource = Any  # one of the classes above
+if TYPE_CHECKING:
+    #: What a plan starts from: one of the classes above.
+    BaseSource = Union[StaticKeys, NamedSource, WebIdentitySource, ProcessSource, SsoSource]
 
 
 # --- role hops ----------------------------------------------------------------------------
-
-
-#: RoleHop fields that are AssumeRole parameters of the same name (see sts_params).
-_SHARED_WITH_PARAMS = (
-    "role_arn",
-    "external_id",
-    "duration_seconds",
-    "policy",
-    "policy_arns",
-    "tags",
-    "transitive_tag_keys",
-    "source_identity",
-)
 
 
 class RoleHop(Record):
@@ -151,28 +136,6 @@ class RoleHop(Record):
     tags: Tuple[Tuple[str, str], ...] = ()
     transitive_tag_keys: Tuple[str, ...] = ()
     source_identity: Optional[str] = None
-
-    def params(self, session_name: str = "", token_code: Optional[str] = None):
-        """The STS AssumeRole parameters for this hop. Without ``session_name`` (or with an
-        empty one) the name counts as generated."""
-        from ..sts.params import AssumeRoleParams
-
-        shared = {name: getattr(self, name) for name in _SHARED_WITH_PARAMS}
-        return AssumeRoleParams(
-            role_session_name=session_name or self.role_session_name or "",
-            serial_number=self.mfa_serial,
-            token_code=token_code,
-            session_name_generated=not self.role_session_name,
-            **shared,
-        )
-
-    def cache_args(self) -> dict:
-        """The AssumeRole arguments that make up the cache key (botocore's algorithm):
-        no TokenCode, and no RoleSessionName when it is generated."""
-        args = self.params().api_kwargs()
-        if not self.role_session_name:
-            args.pop("RoleSessionName", None)
-        return args
 
     def describe(self) -> str:
         extra = []
@@ -196,11 +159,11 @@ class Plan(Record):
     base: BaseSource
     hops: Tuple[RoleHop, ...] = ()
 
-    def cached_parts(self) -> list:
-        """The parts that own a credential-cache entry (each has ``cache_args()`` and
-        ``profile``): a web identity base, then every role hop."""
-        parts = list(self.hops)
-        if hasattr(self.base, "cache_args"):
+    def cached_parts(self) -> List[Union[WebIdentitySource, RoleHop]]:
+        """The parts that own a credential-cache entry (their key comes from
+        :func:`awsroles.sts.params.cache_args`): a web identity base, then every role hop."""
+        parts: List[Union[WebIdentitySource, RoleHop]] = list(self.hops)
+        if isinstance(self.base, WebIdentitySource):
             parts.insert(0, self.base)
         return parts
 

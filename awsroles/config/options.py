@@ -5,11 +5,15 @@ source identity, and overrides of duration, session name and external id."""
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
 
 from ..errors import InvalidConfigError
 from . import validate
 from .model import Plan
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = ["ROLE_OPTIONS", "apply_role_options"]
 

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
 
 from .._log import get_logger
-from .._record import MutableRecord
+from .._record import Record, field
 from ..errors import ConfigParseError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 __all__ = [
     "Section",
@@ -51,24 +54,23 @@ _COMMENT = "#;"
 _MAX_LISTED_LINES = 10
 
 
-class Section(MutableRecord):
+class Section(Record, frozen=False):
     """One profile, sso-session or services section, after merging duplicates (last wins)."""
 
     _hidden = frozenset({"values"})
-    _factories = {"values": dict, "lines": dict}
 
     kind: str  # "profile" | "sso-session" | "services"
     name: str
     #: lower-cased key -> raw value. A sub-property block is the raw string
     #: ``"\nname = value\nother = x"``; see :func:`parse_subproperties`. Never in ``repr``.
-    values: dict[str, str]
+    values: Dict[str, str] = field(default_factory=dict)
     #: key -> 1-based line number where its (last) value was defined.
-    lines: dict[str, int]
+    lines: Dict[str, int] = field(default_factory=dict)
     #: 1-based line number of the (first) header of this section.
     line: int = 0
 
 
-class IgnoredSection(MutableRecord):
+class IgnoredSection(Record, frozen=False):
     """A section that is not a profile/sso-session/services section (kept for error hints)."""
 
     header: str  # the trimmed text between the brackets
@@ -76,24 +78,22 @@ class IgnoredSection(MutableRecord):
     reason: str
 
 
-class ParsedFile(MutableRecord):
-    _factories = {"profiles": dict, "sso_sessions": dict, "services": dict, "ignored": list}
+class ParsedFile(Record, frozen=False):
     path: str
     kind: str = "config"  # "config" | "credentials"
-    profiles: dict[str, Section]
-    sso_sessions: dict[str, Section]
-    services: dict[str, Section]
-    ignored: list[IgnoredSection]
+    profiles: Dict[str, Section] = field(default_factory=dict)
+    sso_sessions: Dict[str, Section] = field(default_factory=dict)
+    services: Dict[str, Section] = field(default_factory=dict)
+    ignored: List[IgnoredSection] = field(default_factory=list)
 
 
-class _RawSection(MutableRecord):
+class _RawSection(Record, frozen=False):
     _hidden = frozenset({"items"})  # raw values: secret keys and tokens among them
-    _factories = {"items": list}
     header: str
     line: int
     #: (key, the value's lines, line): continuation lines are appended to the list and
     #: joined once in _build (joining per line would copy the value every time: quadratic).
-    items: list[tuple[str, list[str], int]]
+    items: List[Tuple[str, List[str], int]] = field(default_factory=list)
 
 
 class _Property:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import posixpath
 import re
 import sys
-from collections.abc import Mapping
-from typing import Optional
 
 from .._record import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
+
 # fmt: off
 __all__ = [
-    "FileLocations", "locate", "home_dir", "expand_path", "selected_profile",
-    "profile_selection",
+    "FileLocations", "locate", "home_dir", "expanduser_home", "expand_path",
+    "selected_profile", "profile_selection",
 ]
 # fmt: on
 
@@ -58,6 +60,26 @@ def home_dir(
         if not value and homepath:
             value = (_getenv(env, "HOMEDRIVE", windows) or "") + homepath
     return value or home
+
+
+def expanduser_home(env: Mapping[str, str]) -> str:
+    """The directory ``os.path.expanduser("~")`` gives, read from ``env``: on Windows
+    ``USERPROFILE``, else ``HOMEDRIVE`` + ``HOMEPATH``; elsewhere ``HOME``, else the password
+    database. botocore finds the CLI's credential cache and the SSO token cache this way
+    (the shared files follow :func:`home_dir` instead)."""
+    import os
+
+    if os.name == "nt":  # pragma: no cover - ntpath.expanduser rules
+        home = env.get("USERPROFILE")
+        if home is None and "HOMEPATH" in env:
+            home = env.get("HOMEDRIVE", "") + env["HOMEPATH"]
+        return home or "~"
+    home = env.get("HOME")
+    if home is None:
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    return home.rstrip("/") or "/"
 
 
 #: Compiled on first use (through re's cache): most paths have no variable at all.

@@ -13,7 +13,7 @@ Pure: it reads only the already-parsed profiles (no files, no environment, no ne
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
 
 from ..errors import (
     CredentialSourceError,
@@ -24,7 +24,6 @@ from ..errors import (
 )
 from . import validate
 from .model import (
-    BaseSource,
     NamedSource,
     Plan,
     ProcessSource,
@@ -33,6 +32,12 @@ from .model import (
     StaticKeys,
     WebIdentitySource,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from .model import BaseSource
 
 # The plan's data types live in awsroles.config.model (imported here for the rules).
 __all__ = ["build_plan", "static_keys", "is_role_profile", "CREDENTIAL_SOURCES"]

@@ -6,9 +6,11 @@ and line); none puts a secret in its message.
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from ..errors import InvalidConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 def _word(value: Any, punctuation: str, longest: int) -> bool:

@@ -1,25 +1,43 @@
-"""The provider protocol. A provider either supplies credentials or says why it does not.
+"""What a provider answers: it applies (:class:`Applies`, with the way to load its
+credentials) or it does not (:class:`NotApplicable`, with the reason).
 
-``load(ctx)`` returns Credentials / RefreshableCredentials, or None to let the chain go on;
-raising stops the chain (botocore's rule: a provider that applies but fails is an error, not
-a fall-through). ``check(ctx)`` is the cheap, offline answer to "would you apply, and why?"
-that ``explain`` prints; it never touches the network.
+A provider's ``find(ctx)`` decides without calling out (it may read files and the
+environment). The chain loads the first that applies; ``explain`` prints the same answers
+without loading anything. Raising from ``find`` or ``load`` stops the chain (botocore's rule:
+a provider that applies but fails is an error, not a fall-through).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from .._record import Record
 
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Union
+
+    from ..config.model import Plan
+    from ..protocols import CredentialSource
+
+    Loaded = Union["CredentialSource", "NotApplicable"]
+
+__all__ = ["Applies", "NotApplicable"]
 
 
-class Provider(Protocol):
-    #: botocore's METHOD name for the same provider ("env", "assume-role", ...).
-    name: str
+class NotApplicable(Record):
+    """The provider has nothing for this resolution; ``reason`` says why (for ``explain``
+    and for the error when no provider applies)."""
 
-    def load(self, ctx: Any) -> Optional[Any]: ...
+    provider: str
+    reason: str
 
-    def check(self, ctx: Any) -> Tuple[bool, str]: ...
+
+class Applies(Record):
+    """The provider applies (``reason`` says why). ``load()`` fetches: it returns the
+    credentials, or :class:`NotApplicable` when the source turned out to have none (an
+    instance metadata service that does not answer). ``plan`` is the profile's plan when the
+    credentials come from the shared files."""
+
+    provider: str
+    reason: str
+    load: Callable[[], Loaded]
+    plan: Optional[Plan] = None

@@ -22,18 +22,21 @@ response body (which may hold credentials).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional, Tuple
 
 from .._log import get_logger
+from .._record import Record
 from ..credentials import Credentials
 from ..errors import (
     CredentialRetrievalError,
     MalformedResponseError,
     TransportError,
 )
+from ..refresh.policy import Mode
 from ..refresh.sync import RefreshableCredentials
 from ..transport.base import HttpRequest
-from .container_config import (
+from ..transport.retry import Retry, fixed, with_retries
+from .base import Applies, NotApplicable
+from .container_config import (  # noqa: F401 - part of this module's API
     FULL_URI,
     METHOD,
     RELATIVE_URI,
@@ -44,6 +47,15 @@ from .container_config import (
     resolve_container_uri,
     resolve_endpoint,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Dict, Mapping, Optional, Union
+
+    from ..context import Context
+    from ..protocols import Clock, Transport
+    from ..transport.base import Timeout
 
 log = get_logger("awsroles")
 
@@ -71,7 +83,7 @@ class ContainerEndpointError(CredentialRetrievalError):
     """The endpoint answered with an HTTP error. ``status`` is the HTTP status; the error is
     ``recoverable`` (static stability applies) for 5xx and 429 only."""
 
-    def __init__(self, message: str, *, status: int, recoverable: bool = False, **kw) -> None:
+    def __init__(self, message: str, *, status: int, recoverable: bool = False, **kw: Any) -> None:
         self.status = status
         self.recoverable = recoverable
         super().__init__(message, provider=METHOD, **kw)
@@ -79,16 +91,16 @@ class ContainerEndpointError(CredentialRetrievalError):
 
 # --- fetching -----------------------------------------------------------------------------
 
-_DIRECT: Optional[Any] = None
+_DIRECT: Optional[Transport] = None
 
 
-def _transport(ctx: Any) -> Any:
-    """``ctx.transport``; the shared default is swapped for one that ignores proxy variables
-    and ``.netrc`` (as botocore does here): the token must never go to a proxy."""
+def _transport(ctx: Context) -> Transport:
+    """The resolution's transport; the shared default is swapped for one that ignores the
+    proxy and CA variables (as botocore does here): the token must never go to a proxy."""
     global _DIRECT
     from ..transport.base import default_transport
 
-    transport = ctx.transport
+    transport = ctx.services.transport
     if transport is default_transport():
         if _DIRECT is None:
             from ..transport.stdlib import StdlibTransport
@@ -98,10 +110,18 @@ def _transport(ctx: Any) -> Any:
     return transport
 
 
+class _Options(Record):
+    timeout: Timeout
+    attempts: int
+    retry_sleep: float
+
+
 class _Failure(Exception):
     """One failed attempt; turned into a typed error once retrying is over."""
 
-    def __init__(self, kind: str, *, status: int = 0, detail: str = "", timeout: bool = False):
+    def __init__(
+        self, kind: str, *, status: int = 0, detail: str = "", timeout: bool = False
+    ) -> None:
         super().__init__(kind)
         self.kind, self.status, self.detail, self.timeout = kind, status, detail, timeout
 
@@ -117,10 +137,10 @@ class ContainerFetcher:
         self,
         endpoint: ContainerEndpoint,
         env: Mapping[str, str],
-        transport: Any,
-        clock: Any,
+        transport: Transport,
+        clock: Clock,
         *,
-        timeout: Any = TIMEOUT,
+        timeout: Timeout = TIMEOUT,
         attempts: int = ATTEMPTS,
         retry_sleep: float = RETRY_SLEEP,
     ) -> None:
@@ -135,7 +155,9 @@ class ContainerFetcher:
     def __repr__(self) -> str:
         return f"ContainerFetcher({self.endpoint.display})"
 
-    def __call__(self, mode: str = "initial", current: Optional[Credentials] = None) -> Credentials:
+    def __call__(
+        self, mode: Mode = Mode.INITIAL, current: Optional[Credentials] = None
+    ) -> Credentials:
         token, token_var = read_authorization(self._env)
         headers = {"Accept": "application/json"}
         if token is not None:
@@ -149,29 +171,34 @@ class ContainerFetcher:
             allow_redirects=False,
         )
         shown = self.endpoint.display
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(number: int) -> Dict[str, Any]:
             try:
-                doc = self._attempt(request)
-                break
+                return self._attempt(request)
             except _Failure as failure:
-                if not failure.retry or attempt >= self._attempts:
-                    raise self._error(failure, attempt, token_var) from None
+                if not failure.retry or number >= self._attempts:
+                    raise self._error(failure, number, token_var) from None
                 log.debug(
                     "container-role: attempt %d of %d to %s failed (%s); retrying in %.1f s",
-                    attempt,
+                    number,
                     self._attempts,
                     shown,
                     failure.status or failure.kind,
                     self._retry_sleep,
                 )
-                self._clock.sleep(self._retry_sleep)
+                raise Retry(failure) from None
+
+        doc = with_retries(
+            attempt,
+            attempts=self._attempts,
+            backoff=fixed(self._retry_sleep),
+            sleep=self._clock.sleep,
+        )
         creds = _credentials(doc)
         log.debug("container-role: credentials from %s expire at %s", shown, creds.expiry)
         return creds
 
-    def _attempt(self, request: HttpRequest) -> dict:
+    def _attempt(self, request: HttpRequest) -> Dict[str, Any]:
         try:
             response = self._transport(request)
         except TransportError as exc:
@@ -254,7 +281,7 @@ def _credentials(doc: Mapping[str, Any]) -> Credentials:
     )
 
 
-def _parse_expiration(raw: str):
+def _parse_expiration(raw: str) -> datetime:
     from ..timestamps import parse_timestamp
 
     try:
@@ -272,28 +299,28 @@ def _parse_expiration(raw: str):
 class ContainerProvider:
     """ECS task role / EKS Pod Identity credentials (botocore's ``ContainerProvider``).
 
-    ``load(ctx)`` fetches at once and returns :class:`RefreshableCredentials` whose refresh
-    repeats the fetch; None when neither URI variable is present. The keyword arguments are
-    for tests: the defaults are botocore's."""
+    It applies when either URI variable is present; loading fetches at once and returns
+    :class:`RefreshableCredentials` whose refresh repeats the fetch. The keyword arguments
+    are for tests: the defaults are botocore's."""
 
     name = METHOD
 
     def __init__(
         self,
         *,
-        timeout: Any = TIMEOUT,
+        timeout: Timeout = TIMEOUT,
         attempts: int = ATTEMPTS,
         retry_sleep: float = RETRY_SLEEP,
     ) -> None:
-        self._options = {"timeout": timeout, "attempts": attempts, "retry_sleep": retry_sleep}
+        self._options = _Options(timeout=timeout, attempts=attempts, retry_sleep=retry_sleep)
 
-    def check(self, ctx: Any) -> Tuple[bool, str]:
-        """Offline. Raises what :meth:`load` would raise for a bad URI or an unusable token
-        (the token file is read, its content never shown)."""
+    def find(self, ctx: Context) -> Union[Applies, NotApplicable]:
+        """Offline. Raises what loading would raise for a bad URI or an unusable token (the
+        token file is read, its content never shown)."""
         env = ctx.env
         endpoint = resolve_endpoint(env)
         if endpoint is None:
-            return False, f"neither {RELATIVE_URI} nor {FULL_URI} is set"
+            return NotApplicable(METHOD, f"neither {RELATIVE_URI} nor {FULL_URI} is set")
         reason = f"{endpoint.variable} is set ({endpoint.display})"
         if endpoint.variable == RELATIVE_URI and FULL_URI in env:
             reason += f"; {FULL_URI} is ignored"
@@ -302,20 +329,29 @@ class ContainerProvider:
             reason += f"; token from {TOKEN_FILE} ({env[TOKEN_FILE]})"
         elif token_var is not None:
             reason += f"; token from {TOKEN}"
-        return True, reason
+        fetch = self._fetcher(ctx, endpoint)
+        return Applies(METHOD, reason, lambda: self._load(ctx, fetch))
 
-    def fetcher(self, ctx: Any) -> Optional[ContainerFetcher]:
+    def fetcher(self, ctx: Context) -> Optional[ContainerFetcher]:
         """The fetch function for ``ctx``'s environment, None when not configured."""
         endpoint = resolve_endpoint(ctx.env)
-        if endpoint is None:
-            return None
-        return ContainerFetcher(endpoint, ctx.env, _transport(ctx), ctx.clock, **self._options)
+        return None if endpoint is None else self._fetcher(ctx, endpoint)
 
-    def load(self, ctx: Any) -> Optional[RefreshableCredentials]:
-        fetch = self.fetcher(ctx)
-        if fetch is None:
-            return None
-        first = fetch("initial", None)
+    def _fetcher(self, ctx: Context, endpoint: ContainerEndpoint) -> ContainerFetcher:
+        options = self._options
+        return ContainerFetcher(
+            endpoint,
+            ctx.env,
+            _transport(ctx),
+            ctx.clock,
+            timeout=options.timeout,
+            attempts=options.attempts,
+            retry_sleep=options.retry_sleep,
+        )
+
+    def _load(self, ctx: Context, fetch: ContainerFetcher) -> RefreshableCredentials:
+        """Fetch now; the credentials refresh by fetching again."""
+        first = fetch(Mode.INITIAL, None)
         log.debug("container-role: credentials from %s", fetch.endpoint.display)
         return RefreshableCredentials.for_context(
             fetch,

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._files import read_small_file
 from .._record import Record
 from ..errors import CredentialRetrievalError, InvalidConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional, Tuple
 
 __all__ = [
     "ContainerEndpoint",

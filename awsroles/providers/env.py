@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Tuple
-
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, PartialCredentialsError, RefreshError
-from ..refresh.sync import RefreshableCredentials
+from .base import Applies, NotApplicable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Mapping, Optional, Union
+
+    from ..context import Context
+    from ..protocols import CredentialSource
+    from ..refresh.policy import Mode
 
 METHOD = "env"
 
@@ -45,7 +52,7 @@ def read_env_credentials(env: Mapping[str, str]) -> Optional[Credentials]:
     )
 
 
-def _parse_expiry(raw: str):
+def _parse_expiry(raw: str) -> datetime:
     from ..timestamps import parse_timestamp
 
     try:
@@ -59,20 +66,27 @@ def _parse_expiry(raw: str):
 
 
 class EnvProvider:
+    """botocore's ``env`` provider: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN (or AWS_SECURITY_TOKEN), AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID."""
+
     name = METHOD
 
-    def check(self, ctx: Any) -> Tuple[bool, str]:
+    def find(self, ctx: Context) -> Union[Applies, NotApplicable]:
         if _get(ctx.env, "AWS_ACCESS_KEY_ID") is None:
-            return False, "AWS_ACCESS_KEY_ID is not set"
-        return True, "AWS_ACCESS_KEY_ID is set"
+            return NotApplicable(METHOD, "AWS_ACCESS_KEY_ID is not set")
+        return Applies(METHOD, "AWS_ACCESS_KEY_ID is set", lambda: self.load(ctx))
 
-    def load(self, ctx: Any) -> Optional[Any]:
+    def load(self, ctx: Context) -> CredentialSource:
+        """The credentials in the environment (refreshable, re-read from the environment,
+        when AWS_CREDENTIAL_EXPIRATION is set). PartialCredentialsError when incomplete."""
         creds = read_env_credentials(ctx.env)
-        if creds is None or creds.expiry is None:
+        if creds is None:
+            raise PartialCredentialsError("AWS_ACCESS_KEY_ID is not set.", key="AWS_ACCESS_KEY_ID")
+        if creds.expiry is None:
             return creds
         env = ctx.env
 
-        def fetch(mode, current):
+        def fetch(mode: Mode, current: Optional[Credentials]) -> Credentials:
             new = read_env_credentials(env)
             if new is None or new.expiry is None:
                 raise PartialCredentialsError(
@@ -89,6 +103,8 @@ class EnvProvider:
                     "AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION.",
                 )
             return new
+
+        from ..refresh.sync import RefreshableCredentials
 
         return RefreshableCredentials(
             fetch,

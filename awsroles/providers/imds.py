@@ -14,32 +14,43 @@ minutes ahead (next attempt after 5-10 minutes) with one warning; botocore exten
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from datetime import timedelta
 
+from .. import _fork
 from .._log import get_logger
-from ..clock import timedelta
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
-from ..refresh.sync import MANDATORY_WINDOW, RefreshableCredentials
+from ..refresh.policy import MANDATORY_WINDOW, advisory_window_for
+from ..refresh.sync import RefreshableCredentials
 from ..transport.base import HttpRequest, HttpResponse
+from ..transport.retry import Retry, no_delay, with_retries
+from .base import Applies, NotApplicable
 from .imds_config import (
     DISABLED_VAR,
     TOKEN_PATH,
     TOKEN_TTL,
     V1_DISABLED,
     ImdsConfig,
-    Retry,
     credentials_from,
     json_doc,
     resolve_imds_config,
     role_name,
     token_ttl,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+    from ..context import Context
+    from ..protocols import Clock, CredentialSource, Transport
+    from ..refresh.policy import Mode
+
+    Parse = Callable[[HttpResponse, str], Any]
 
 log = get_logger("awsroles")
 
@@ -65,15 +76,20 @@ class ImdsV1DisabledError(CredentialRetrievalError):
         super().__init__(message, **kw)
 
 
-class _NoToken(NamedTuple):
-    reason: str
-    recoverable: bool
+class _NoToken(Exception):
+    """No IMDSv2 token: ``reason`` says why; ``recoverable`` when it was for lack of an
+    answer (a refresh then keeps serving still-valid credentials)."""
+
+    def __init__(self, reason: str, recoverable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.recoverable = recoverable
 
 
 class ImdsClient:
     """Talks to IMDS for one set of settings; holds the session token. Thread-safe."""
 
-    def __init__(self, config: ImdsConfig, transport: Callable, clock: Any) -> None:
+    def __init__(self, config: ImdsConfig, transport: Transport, clock: Clock) -> None:
         self.config = config
         self._transport = transport
         self._clock = clock
@@ -83,6 +99,10 @@ class ImdsClient:
         from .. import __version__
 
         self._ua = f"awsroles/{__version__}"
+        _fork.track(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         held = "held" if self._token is not None else "none"
@@ -90,7 +110,7 @@ class ImdsClient:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, headers: dict) -> HttpResponse:
+    def _send(self, method: str, path: str, headers: Dict[str, str]) -> HttpResponse:
         url = self.config.url(path)
         headers = dict(headers, **{"User-Agent": self._ua})
         request = HttpRequest(
@@ -125,26 +145,24 @@ class ImdsClient:
                 self._token = None
 
     def _fetch_token(self) -> Tuple[Optional[str], Optional[_NoToken]]:
-        why = _NoToken("no attempt made", True)
-        for _ in range(self.config.attempts):
+        def attempt(number: int) -> str:
             started = self._clock.monotonic()
             try:
                 resp = self._send("PUT", TOKEN_PATH, {TTL_HEADER: str(TOKEN_TTL)})
             except TransportError as exc:
                 if exc.timeout:  # botocore: a read timeout falls back at once
-                    return None, _NoToken(f"the token request timed out: {exc.message}", True)
-                why = _NoToken(f"the token request failed: {exc.message}", True)
-                continue
+                    raise _NoToken(f"the token request timed out: {exc.message}", True) from None
+                raise Retry(_NoToken(f"the token request failed: {exc.message}", True)) from None
             if resp.status == 200:
                 token = resp.text.strip()
                 if not _TOKEN.match(token):
-                    return None, _NoToken("the token response was empty or not a token", True)
+                    raise _NoToken("the token response was empty or not a token", True)
                 ttl = token_ttl(resp.headers.get(TTL_HEADER))
                 self._token = token
                 self._token_until = started + ttl - min(TOKEN_MARGIN, ttl / 2)
-                return token, None
+                return token
             if resp.status in (403, 404, 405):
-                return None, _NoToken(f"IMDS answered {resp.status} to the token request", False)
+                raise _NoToken(f"IMDS answered {resp.status} to the token request", False)
             if resp.status == 400:
                 raise MalformedResponseError(
                     f"IMDS rejected the token request to {self.config.token_url} (HTTP 400).",
@@ -152,8 +170,15 @@ class ImdsClient:
                     hint="IMDS answers 400 when the TTL header is missing or invalid, e.g. "
                     "dropped by a proxy; reach it directly (NO_PROXY=169.254.169.254).",
                 )
-            why = _NoToken(f"IMDS answered {resp.status} to the token request", True)
-        return None, why
+            raise Retry(_NoToken(f"IMDS answered {resp.status} to the token request", True))
+
+        try:
+            token = with_retries(
+                attempt, attempts=self.config.attempts, backoff=no_delay, sleep=self._clock.sleep
+            )
+        except _NoToken as why:
+            return None, why
+        return token, None
 
     def _require_token(self) -> Optional[str]:
         token, why = self.token()
@@ -173,39 +198,42 @@ class ImdsClient:
     # --- GETs ------------------------------------------------------------------------------
 
     def _get(
-        self, path: str, token: Optional[str], parse: Callable, retoken: list
+        self, path: str, token: Optional[str], parse: Parse, retoken: List[bool]
     ) -> Tuple[Any, Optional[str]]:
-        """botocore's GET rule: non-200, empty or unparsable (``Retry``) answers and connection
-        errors are retried up to the attempts, with no delay. A 401 on a held token takes one
-        new token per retrieval (``retoken``) and repeats the request, using no attempt."""
+        """botocore's GET rule: non-200, empty or unparsable answers and connection errors are
+        retried up to the attempts, with no delay. A 401 on a held token takes one new token
+        per retrieval (``retoken``) and repeats the request, using no attempt."""
         url = self.config.url(path)
-        failure: CredentialRetrievalError = TransportError("no attempt made", provider=METHOD)
-        attempt = 0
-        while attempt < self.config.attempts:
-            headers = {TOKEN_HEADER: token} if token is not None else {}
-            try:
-                resp = self._send("GET", path, headers)
-            except TransportError as exc:
-                failure, attempt = exc, attempt + 1
-                continue
-            if resp.status == 401 and token is not None and retoken:
-                retoken.clear()
-                self.drop_token(token)
-                token = self._require_token()
-                continue
-            attempt += 1
+        held = [token]
+
+        def attempt(number: int) -> Any:
+            while True:
+                current = held[0]
+                headers = {TOKEN_HEADER: current} if current is not None else {}
+                try:
+                    resp = self._send("GET", path, headers)
+                except TransportError as exc:
+                    raise Retry(exc) from None
+                if resp.status == 401 and current is not None and retoken:
+                    retoken.clear()
+                    self.drop_token(current)
+                    held[0] = self._require_token()
+                    continue
+                break
             if resp.status != 200 or not resp.body:
                 what = f"HTTP {resp.status}" if resp.status != 200 else "an empty body"
-                failure = MalformedResponseError(
-                    f"IMDS answered {what} to GET {url}{_hint(resp.status, path, token)}",
-                    provider=METHOD,
+                raise Retry(
+                    MalformedResponseError(
+                        f"IMDS answered {what} to GET {url}{_hint(resp.status, path, current)}",
+                        provider=METHOD,
+                    )
                 )
-                continue
-            try:
-                return parse(resp, url), token
-            except Retry as exc:
-                failure = MalformedResponseError(str(exc), provider=METHOD)
-        raise failure
+            return parse(resp, url)  # Retry for a document botocore retries (bad JSON)
+
+        value = with_retries(
+            attempt, attempts=self.config.attempts, backoff=no_delay, sleep=self._clock.sleep
+        )
+        return value, held[0]
 
     def fetch(self) -> Tuple[Credentials, str]:
         """One retrieval: ``(credentials, role name)``; raises typed errors."""
@@ -227,41 +255,46 @@ def _hint(status: int, path: str, token: Optional[str]) -> str:
 
 # --- one client per settings, transport and clock, for the life of the process ------------------
 
-_CLIENTS: OrderedDict = OrderedDict()
-_CLIENTS_LOCK = threading.Lock()
-_MAX_CLIENTS = 16
+
+class _Clients:
+    """The clients of this process, by settings, transport and clock (least recently used
+    dropped beyond a few)."""
+
+    _MAX = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[Tuple[ImdsConfig, int, int], ImdsClient] = OrderedDict()
+        _fork.track(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # the clients reset their own locks
+
+    def get(self, config: ImdsConfig, transport: Transport, clock: Clock) -> ImdsClient:
+        key = (config, id(transport), id(clock))
+        with self._lock:
+            client = self._clients.get(key)
+            # The entry keeps transport and clock alive, so their ids cannot be reused meanwhile.
+            if client is None or client._transport is not transport or client._clock is not clock:
+                client = self._clients[key] = ImdsClient(config, transport, clock)
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._MAX:
+                self._clients.popitem(last=False)
+            return client
 
 
-def _after_fork_in_child() -> None:
-    """A lock held by another thread at fork() would never be released in the child."""
-    global _CLIENTS_LOCK
-    _CLIENTS_LOCK = threading.Lock()
-    for client in list(_CLIENTS.values()):
-        client._lock = threading.Lock()
+_CLIENTS = _Clients()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def client_for(config: ImdsConfig, transport: Callable, clock: Any) -> ImdsClient:
+def client_for(config: ImdsConfig, transport: Transport, clock: Clock) -> ImdsClient:
     """The process-wide client (and so the held token) for these settings."""
-    key = (config, id(transport), id(clock))
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        # The entry keeps transport and clock alive, so their ids cannot be reused meanwhile.
-        if client is None or client._transport is not transport or client._clock is not clock:
-            client = _CLIENTS[key] = ImdsClient(config, transport, clock)
-        _CLIENTS.move_to_end(key)
-        while len(_CLIENTS) > _MAX_CLIENTS:
-            _CLIENTS.popitem(last=False)
-        return client
+    return _CLIENTS.get(config, transport, clock)
 
 
 class _Stability:
     """Extends credentials IMDS returns already expired (or inside the mandatory window)."""
 
-    def __init__(self, clock: Any, mandatory: float, advisory: Optional[float]) -> None:
+    def __init__(self, clock: Clock, mandatory: float, advisory: Optional[float]) -> None:
         self.clock, self.mandatory, self.advisory = clock, mandatory, advisory
         self.extending = False
 
@@ -271,9 +304,12 @@ class _Stability:
             self.extending = False
             return new
         delay = random.uniform(*STABILITY_DELAY)
-        # Stale (advisory) exactly `delay` from now: the advisory window of a <= 20 min set
-        # is 5 min, unless set explicitly.
-        window = max(self.advisory if self.advisory is not None else 300.0, self.mandatory)
+        # Stale (advisory) exactly `delay` from now: the extended set lives delay + window,
+        # so its advisory window is the one of that short a lifetime, unless set explicitly.
+        advisory = self.advisory
+        if advisory is None:
+            advisory = advisory_window_for(STABILITY_DELAY[1] + MANDATORY_WINDOW)
+        window = max(advisory, self.mandatory)
         expiry = now + timedelta(seconds=delay + window)
         if not self.extending:
             self.extending = True
@@ -303,7 +339,7 @@ class ImdsProvider:
     def __repr__(self) -> str:
         return f"ImdsProvider(endpoint={self._endpoint!r}, mode={self._mode!r})"
 
-    def config(self, ctx: Any) -> ImdsConfig:
+    def config(self, ctx: Context) -> ImdsConfig:
         """The resolved settings; raises InvalidConfigError (offline)."""
         return resolve_imds_config(
             ctx.env,
@@ -313,21 +349,20 @@ class ImdsProvider:
             mode=self._mode,
         )
 
-    def check(self, ctx: Any) -> Tuple[bool, str]:
+    def find(self, ctx: Context) -> Union[Applies, NotApplicable]:
+        """Applies unless disabled; whether IMDS answers is known only by asking (loading).
+        Raises InvalidConfigError for bad settings (offline)."""
         cfg = self.config(ctx)
         if cfg.disabled:
-            return False, f"disabled by {DISABLED_VAR}"
+            return NotApplicable(METHOD, f"disabled by {DISABLED_VAR}")
         version = "IMDSv2 only" if cfg.v1_disabled else "IMDSv2"
-        return True, f"will query {cfg.display_url} ({version})"
+        return Applies(
+            METHOD, f"will query {cfg.display_url} ({version})", lambda: self._try(ctx, cfg)
+        )
 
-    def load(self, ctx: Any) -> Optional[RefreshableCredentials]:
-        """Credentials, or None when IMDS is disabled, unreachable, has no role or answers
-        nonsense (botocore's outcomes). Raises InvalidConfigError and ImdsV1DisabledError."""
-        cfg = self.config(ctx)
-        if cfg.disabled:
-            self.last_reason = f"disabled by {DISABLED_VAR}"
-            log.debug("IMDS: %s", self.last_reason)
-            return None
+    def _try(self, ctx: Context, cfg: ImdsConfig) -> Union[CredentialSource, NotApplicable]:
+        """Credentials, or NotApplicable when IMDS is unreachable, has no role or answers
+        nonsense (botocore's outcomes: the chain goes on). ImdsV1DisabledError is raised."""
         try:
             return self._load(ctx, cfg)
         except ImdsV1DisabledError:
@@ -335,10 +370,10 @@ class ImdsProvider:
         except CredentialRetrievalError as exc:
             self.last_reason = exc.message
             log.debug("IMDS: no credentials: %s", exc.message)
-            return None
+            return NotApplicable(METHOD, exc.message)
 
-    def load_or_raise(self, ctx: Any) -> RefreshableCredentials:
-        """As :meth:`load`, but raise the reason instead of returning None (for
+    def load_or_raise(self, ctx: Context) -> RefreshableCredentials:
+        """Credentials, raising the reason when there are none (for
         ``credential_source = Ec2InstanceMetadata``, where no credentials is an error)."""
         cfg = self.config(ctx)
         if cfg.disabled:
@@ -349,10 +384,10 @@ class ImdsProvider:
             )
         return self._load(ctx, cfg)
 
-    def _load(self, ctx: Any, cfg: ImdsConfig) -> RefreshableCredentials:
-        client = client_for(cfg, ctx.transport, ctx.clock)
-        mandatory = getattr(ctx, "mandatory_timeout", None)
-        advisory = getattr(ctx, "advisory_timeout", None)
+    def _load(self, ctx: Context, cfg: ImdsConfig) -> RefreshableCredentials:
+        client = client_for(cfg, ctx.services.transport, ctx.clock)
+        settings = ctx.settings
+        mandatory, advisory = settings.mandatory_timeout, settings.advisory_timeout
         stability = _Stability(
             ctx.clock, MANDATORY_WINDOW if mandatory is None else mandatory, advisory
         )
@@ -361,17 +396,14 @@ class ImdsProvider:
         log.info("awsroles: found credentials from IAM role %s", role)
         self.last_reason = None
 
-        def fetch(mode: str, current: Optional[Credentials]) -> Credentials:
+        def fetch(mode: Mode, current: Optional[Credentials]) -> Credentials:
             new, _ = client.fetch()
             return stability.apply(new, current)
 
-        return RefreshableCredentials(
+        return RefreshableCredentials.for_context(
             fetch,
+            ctx,
             method=METHOD,
-            clock=ctx.clock,
-            advisory_timeout=advisory,
-            mandatory_timeout=mandatory,
             initial=first,
-            background_refresh=getattr(ctx, "background_refresh", True),
             label=f"{METHOD} (EC2 instance metadata, role {role})",
         )

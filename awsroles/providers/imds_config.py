@@ -29,15 +29,20 @@ import ipaddress
 import json
 import math
 import re
-from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._log import get_logger
 from .._record import Record
-from ..clock import datetime
 from ..credentials import Credentials
 from ..errors import InvalidConfigError, MalformedResponseError
-from ..transport.base import HttpResponse
+from ..transport.retry import Retry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Dict, Mapping, Optional, Tuple
+
+    from ..transport.base import HttpResponse
 
 log = get_logger("awsroles")
 
@@ -257,10 +262,6 @@ METHOD = "iam-role"
 TOKEN_TTL = 21600
 
 
-class Retry(Exception):
-    """An answer botocore retries (invalid JSON)."""
-
-
 def token_ttl(raw: Optional[str]) -> float:
     try:
         ttl = int(raw) if raw is not None else TOKEN_TTL
@@ -279,17 +280,20 @@ def role_name(resp: HttpResponse, url: str) -> str:
     return name
 
 
-def json_doc(resp: HttpResponse, url: str) -> dict:
+def json_doc(resp: HttpResponse, url: str) -> Dict[str, Any]:
+    """The JSON object of an answer; :class:`~awsroles.transport.retry.Retry` when it is
+    not one (botocore asks again)."""
     try:
         doc = json.loads(resp.body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise Retry(f"GET {url} did not return JSON.") from None
+        doc = None
     if not isinstance(doc, dict):
-        raise Retry(f"GET {url} did not return a JSON object.")
+        what = "JSON" if doc is None else "a JSON object"
+        raise Retry(MalformedResponseError(f"GET {url} did not return {what}.", provider=METHOD))
     return doc
 
 
-def credentials_from(doc: dict, role: str) -> Credentials:
+def credentials_from(doc: Mapping[str, Any], role: str) -> Credentials:
     missing = [k for k in _REQUIRED if not isinstance(doc.get(k), str) or not doc.get(k)]
     if missing:
         detail = ""

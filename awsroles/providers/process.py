@@ -1,6 +1,6 @@
 """``credential_process``: run an external command and read Version 1 JSON from its stdout.
 
-As botocore (reference §10.1): the command is split like ``botocore.compat.compat_shell_split``
+As botocore: the command is split like ``botocore.compat.compat_shell_split``
 (``shlex.split`` on POSIX, the C runtime's rules on Windows) and run **without a shell**, stdin
 inherited, environment ``ctx.env``. ``Version`` must be the integer 1; ``AccessKeyId`` and
 ``SecretAccessKey`` are required; ``SessionToken``, ``Expiration`` and ``AccountId`` are
@@ -12,7 +12,8 @@ Better than botocore (docs/differences.md):
 
 * stderr goes through to the user's stderr as it is written (so a helper's prompts and
   progress are visible), and its last 2 KB are kept for the error message;
-* a timeout (``ctx.process_timeout``, default :data:`DEFAULT_TIMEOUT`) kills a hung helper;
+* a timeout (the ``process_timeout`` setting, default :data:`DEFAULT_TIMEOUT`) kills a hung
+  helper;
 * every failure is a typed :class:`CredentialProcessError` naming the profile; stdout is
   never echoed (it may hold the secret key), and a non-zero exit's stderr tail is scrubbed of
   any secret the helper also printed on stdout;
@@ -26,15 +27,19 @@ import hashlib
 import json
 import sys
 import time
-from typing import Any, List, Optional, Tuple
+from datetime import datetime
 
 from .._log import get_logger
-from ..clock import datetime
 from ..config.model import ProcessSource
+from ..context import DEFAULT_PROCESS_TIMEOUT
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
 from ..refresh.sync import RefreshableCredentials
 from .process_run import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Tuple
 
 log = get_logger("awsroles")
 
@@ -53,9 +58,8 @@ __all__ = [
 ]
 
 METHOD = "custom-process"
-#: Seconds a credential_process may run before it is killed. Generous, because helpers may
-#: prompt for an MFA code or wait for a browser login.
-DEFAULT_TIMEOUT = 300.0
+#: Seconds a credential_process may run before it is killed (the ``process_timeout`` setting).
+DEFAULT_TIMEOUT = DEFAULT_PROCESS_TIMEOUT
 #: Environment variable through which nested credential_process runs see their callers:
 #: a JSON list of ``[profile, command digest]`` pairs, outermost first.
 STACK_ENV = "AWSROLES_PROCESS_STACK"
@@ -127,24 +131,6 @@ def _check_recursion(source: ProcessSource, stack: List[List[str]]) -> None:
 # --- running --------------------------------------------------------------------------------
 
 
-def _timeout(ctx: Any) -> Optional[float]:
-    value = getattr(ctx, "process_timeout", None)
-    if value is None:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if value != value:  # NaN, or not a number at all
-        raise InvalidConfigError(
-            f"process_timeout must be a number of seconds, got {ctx.process_timeout!r}.",
-            key="process_timeout",
-        )
-    if value <= 0 or value == float("inf"):
-        return None  # no limit, as botocore
-    return value
-
-
 def _scrubbed_tail(run: Run) -> str:
     """The stderr tail as text, with any secret the command also printed on stdout removed."""
     text = bytes(run.tail).decode("utf-8", "replace").strip()
@@ -214,8 +200,8 @@ def run_once(source: ProcessSource, ctx: Any, *, timeout: Optional[float] = None
     _check_recursion(source, stack)
     child_env = {k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)}
     child_env[STACK_ENV] = json.dumps(stack + [_stack_entry(source)])
-    limit = _timeout(ctx) if timeout is None else timeout
-    sink = getattr(ctx, "process_stderr", None) or sys.stderr
+    limit = ctx.settings.process_time_limit if timeout is None else timeout
+    sink = ctx.services.process_stderr or sys.stderr
 
     log.debug("profile '%s': running credential_process (%s)", source.profile, argv[0])
     started = time.monotonic()

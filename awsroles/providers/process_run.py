@@ -9,7 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional
 
 __all__ = ["split_command", "Run", "execute", "MAX_STDOUT", "TAIL_BYTES"]
 

@@ -27,16 +27,25 @@ from __future__ import annotations
 import json
 import random
 import re
-from typing import Any, Mapping, Optional, Tuple
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from .._log import get_logger
-from ..clock import datetime, timezone
 from ..config.model import SsoSource
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError
 from ..refresh.sync import RefreshableCredentials
+from ..transport.base import HttpRequest
+from ..transport.retry import Retry, full_jitter, with_retries
 from .sso_token import SsoTokenError, SsoTokenSource, login_hint, parse_time, read_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Tuple
+
+    from ..context import Context
+    from ..refresh.policy import Mode
+    from ..transport.base import HttpResponse
 
 log = get_logger("awsroles")
 
@@ -95,44 +104,23 @@ class SsoPortalError(CredentialRetrievalError):
 # --- endpoints ------------------------------------------------------------------------------
 
 
-def _services_url(services: Mapping[str, Any], section: str, key: str) -> Optional[str]:
-    from ..sts.endpoint import service_endpoint_url
-
-    return service_endpoint_url(services, section, key)
-
-
-def sso_endpoint(ctx: Any, region: str, service: str = "sso") -> Tuple[str, str]:
-    """``(url, where it came from)`` for ``service`` ``sso`` (the portal) or ``sso-oidc``,
-    by botocore's configured-endpoint rules (see the module docstring)."""
-    from ..sts.endpoint import _check_url, _flag, _partition
+def sso_endpoint(ctx: Context, region: str, service: str = "sso") -> Tuple[str, str]:
+    """``(url, where it came from)`` for ``service`` ``sso`` (the portal) or ``sso-oidc``:
+    the configured endpoint (:func:`awsroles.config.endpoints.configured_endpoint`), else
+    ``portal.sso[-fips].<region>.<dns suffix>`` / ``oidc[-fips]...``."""
+    from ..config.endpoints import configured_endpoint, flag, partition
 
     env = ctx.env
     profile = ctx.selected_profile_values()
     name = ctx.profile_name
-    suffix = service.upper().replace("-", "_")
-    key = service.replace("-", "_")
-    if not _flag(
-        env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile, "ignore_configured_endpoint_urls", name
-    ):
-        for var in (f"AWS_ENDPOINT_URL_{suffix}", "AWS_ENDPOINT_URL"):
-            url = (env.get(var) or "").strip()
-            if url:
-                where = f"environment variable {var}"
-                return _check_url(url, where), where
-        section = (profile.get("services") or "").strip()
-        if section:
-            services = getattr(ctx.config, "services", {}) or {}
-            url = _services_url(services, section, key)
-            if url:
-                where = f"[services {section}] {key}.endpoint_url"
-                return _check_url(url, where), where
-        url = (profile.get("endpoint_url") or "").strip()
-        if url:
-            where = f"profile '{name}' endpoint_url"
-            return _check_url(url, where, name, "endpoint_url"), where
-    fips = _flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", name)
-    dual = _flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", name)
-    _, dns, dual_dns = _partition(region)
+    found = configured_endpoint(
+        service, profile=profile, env=env, services=ctx.config.services, profile_name=name
+    )
+    if found is not None:
+        return found
+    fips = flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", name)
+    dual = flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", name)
+    _, dns, dual_dns = partition(region)
     host = "portal.sso" if service == "sso" else "oidc"
     if fips:
         host += "-fips"
@@ -142,7 +130,7 @@ def sso_endpoint(ctx: Any, region: str, service: str = "sso") -> Tuple[str, str]
 # --- the fetch ------------------------------------------------------------------------------
 
 
-def _settings(source: SsoSource) -> dict:
+def _settings(source: SsoSource) -> Dict[str, str]:
     settings = dict(source.settings)
     missing = [k for k in REQUIRED_KEYS if not (settings.get(k) or "").strip()]
     if missing:
@@ -168,7 +156,7 @@ def _settings(source: SsoSource) -> dict:
     return {k: v.strip() if isinstance(v, str) else v for k, v in settings.items()}
 
 
-def _ms_to_datetime(value: Any) -> datetime:
+def _ms_to_datetime(value: object) -> datetime:
     if type(value) not in (int, float):
         raise TypeError("expiration is not a number")
     return datetime.fromtimestamp(int(value // 1000), tz=timezone.utc)
@@ -177,7 +165,7 @@ def _ms_to_datetime(value: Any) -> datetime:
 class SsoFetcher:
     """The fetch function of the SSO RefreshableCredentials: token, then GetRoleCredentials."""
 
-    def __init__(self, source: SsoSource, ctx: Any) -> None:
+    def __init__(self, source: SsoSource, ctx: Context) -> None:
         s = _settings(source)
         self.source = source
         self._ctx = ctx
@@ -214,10 +202,8 @@ class SsoFetcher:
             self._url = f"{base}/federation/credentials?{query}"
         return self._url
 
-    def __call__(self, mode: str, current: Optional[Credentials]) -> Credentials:
+    def __call__(self, mode: Mode, current: Optional[Credentials]) -> Credentials:
         token = self.tokens.token()
-        from ..transport.base import HttpRequest
-
         request = HttpRequest(
             "GET",
             self.url,
@@ -225,25 +211,27 @@ class SsoFetcher:
             timeout=(10.0, 30.0),
             max_body=64 * 1024,
         )
-        last: Optional[CredentialRetrievalError] = None
-        for attempt in range(_ATTEMPTS):
-            if attempt:
-                self._ctx.clock.sleep(random.uniform(0.0, min(4.0, 0.5 * 2**attempt)))
+
+        def attempt(number: int) -> Credentials:
             try:
-                response = self._ctx.transport(request)
+                response = self._ctx.services.transport(request)
             except CredentialRetrievalError as exc:  # TransportError: recoverable
-                last = exc
-                continue
+                raise Retry(exc) from None
             if response.status == 200:
                 return self._parse(response.body)
             error = self._error(response)
-            if not error.recoverable:
-                raise error
-            last = error
-        assert last is not None
-        raise last
+            if error.recoverable:
+                raise Retry(error)
+            raise error
 
-    def _error(self, response: Any) -> SsoPortalError:
+        return with_retries(
+            attempt,
+            attempts=_ATTEMPTS,
+            backoff=full_jitter(1.0, 4.0, random.random),
+            sleep=self._ctx.clock.sleep,
+        )
+
+    def _error(self, response: HttpResponse) -> SsoPortalError:
         from .sso_token import _error_code
 
         status = response.status
@@ -326,7 +314,7 @@ class SsoFetcher:
         )
 
 
-def sso_credentials(source: SsoSource, ctx: Any) -> RefreshableCredentials:
+def sso_credentials(source: SsoSource, ctx: Context) -> RefreshableCredentials:
     """Credentials for an SSO profile: a :class:`RefreshableCredentials` (method ``sso``)
     that calls the portal on first use and again before expiry. Incomplete configuration
     raises :class:`InvalidConfigError` at once."""
@@ -339,7 +327,7 @@ def sso_credentials(source: SsoSource, ctx: Any) -> RefreshableCredentials:
     )
 
 
-def check_sso(source: SsoSource, ctx: Any) -> Tuple[bool, str]:
+def check_sso(source: SsoSource, ctx: Context) -> Tuple[bool, str]:
     """An offline answer for ``explain``: is the configuration complete, and is there an
     unexpired token (or a refreshable sso-session token) on disk? Never calls out."""
     try:

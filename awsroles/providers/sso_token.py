@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from datetime import datetime, timedelta
 
-from .._files import O_BINARY, O_CLOEXEC, O_NOFOLLOW, NotARegularFile, read_small_file
+from .._files import NotARegularFile, atomic_write, make_private_dirs, read_small_file
 from .._log import get_logger
-from ..clock import datetime, timedelta
 from ..errors import CredentialRetrievalError
 from ..timestamps import format_timestamp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 log = get_logger("awsroles")
 
@@ -60,24 +63,11 @@ class SsoTokenError(CredentialRetrievalError):
 # --- where the token lives ------------------------------------------------------------------
 
 
-def _home(env: Mapping[str, str]) -> str:
-    """``~`` expanded from ``env`` as ``os.path.expanduser`` expands it."""
-    if os.name == "nt":  # pragma: no cover - ntpath.expanduser rules
-        home = env.get("USERPROFILE")
-        if home is None and "HOMEPATH" in env:
-            home = env.get("HOMEDRIVE", "") + env["HOMEPATH"]
-        return home or "~"
-    home = env.get("HOME")
-    if home is None:
-        import pwd
-
-        home = pwd.getpwuid(os.getuid()).pw_dir
-    return home.rstrip("/") or "/"
-
-
 def sso_cache_dir(env: Mapping[str, str]) -> str:
     """``~/.aws/sso/cache`` (botocore and the AWS CLI v2 hard-code it)."""
-    return os.path.join(_home(env), ".aws", "sso", "cache")
+    from ..config.paths import expanduser_home
+
+    return os.path.join(expanduser_home(env), ".aws", "sso", "cache")
 
 
 def token_cache_key(session_name: Optional[str], start_url: str) -> str:
@@ -166,29 +156,8 @@ def read_token(
 
 def write_token(path: str, data: Mapping[str, Any]) -> None:
     """Write ``data`` to ``path`` atomically, 0600 from creation (OSError on failure)."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    payload = json.dumps(data).encode("utf-8")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    make_private_dirs(os.path.dirname(path))
+    atomic_write(path, json.dumps(data).encode("utf-8"))
 
 
 # --- the token source -----------------------------------------------------------------------
@@ -258,7 +227,7 @@ class SsoTokenSource:
         from ..cache.store import FileCache
 
         key = token_cache_key(self.session_name, self.start_url)
-        timeout = float(getattr(self._ctx, "lock_timeout", 60.0))
+        timeout = self._ctx.settings.lock_timeout
         with FileCache(os.path.dirname(self.path)).lock(key, timeout=timeout):
             data, expires = self._read()  # another process may have refreshed it meanwhile
             if (expires - self._ctx.clock.now()).total_seconds() >= REFRESH_WINDOW:
@@ -317,7 +286,7 @@ class SsoTokenSource:
             timeout=(10.0, 30.0),
             max_body=64 * 1024,
         )
-        response = self._ctx.transport(request)
+        response = self._ctx.services.transport(request)
         if response.status != 200:
             code = _error_code(response)
             error = CredentialRetrievalError(

@@ -4,28 +4,31 @@ Configured by profile keys (``role_arn``, ``web_identity_token_file``, ``role_se
 or by ``AWS_ROLE_ARN`` / ``AWS_WEB_IDENTITY_TOKEN_FILE`` / ``AWS_ROLE_SESSION_NAME``; each
 setting separately, the environment first, as botocore does. The environment is not read when
 the profile was named in code (botocore's rule) nor for source profiles. The call is
-unsigned. The token file is read again at every STS call, since Kubernetes rotates it; the
-result is cached under botocore's key, as the AWS CLI caches it.
+unsigned. The token file is read again at every STS call (:func:`assume_role`), since
+Kubernetes rotates it; the resolver caches the result under botocore's key, as the AWS CLI
+caches it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
-
 from .._files import read_small_file
 from .._log import get_logger
 from ..config.model import WebIdentitySource
-from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
-from ..refresh.sync import RefreshableCredentials
-from ..resolver.cached_fetch import CachedStsFetch, generated_session_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
+
+    from ..context import Context
+    from ..sts.wire import StsResponse
 
 log = get_logger("awsroles")
 
 METHOD = "assume-role-with-web-identity"
 _MAX_TOKEN_BYTES = 64 * 1024
 
-__all__ = ["METHOD", "read_token", "web_identity_credentials", "env_web_identity"]
+__all__ = ["METHOD", "read_token", "assume_role", "env_web_identity"]
 
 
 def read_token(path: str, profile: Optional[str]) -> str:
@@ -67,32 +70,14 @@ def read_token(path: str, profile: Optional[str]) -> str:
     return token
 
 
-class WebIdentityFetcher(CachedStsFetch):
-    method = METHOD
-
-    def __init__(self, source: WebIdentitySource, ctx: Any) -> None:
-        super().__init__(source.cache_args(), ctx, f"web identity for {source.role_arn}")
-        self.source = source
-        self.session_name = source.role_session_name or generated_session_name(ctx.clock)
-
-    def _call_sts(self) -> Credentials:
-        src = self.source
-        token = read_token(src.token_file, src.profile)
-        response = self._ctx.sts_client().assume_role_with_web_identity(
-            src.role_arn, self.session_name, token, src.duration_seconds
-        )
-        log.info("web identity: assumed %s", src.role_arn)
-        return self._keep(response)
-
-
-def web_identity_credentials(source: WebIdentitySource, ctx: Any) -> RefreshableCredentials:
-    """Deferred: nothing is read or called until the credentials are first used."""
-    return RefreshableCredentials.for_context(
-        WebIdentityFetcher(source, ctx),
-        ctx,
-        method=METHOD,
-        label=f"web identity ({source.role_arn})",
+def assume_role(ctx: Context, source: WebIdentitySource, session_name: str) -> StsResponse:
+    """AssumeRoleWithWebIdentity with the token in ``source.token_file``, read now."""
+    token = read_token(source.token_file, source.profile)
+    response = ctx.sts_client().assume_role_with_web_identity(
+        source.role_arn, session_name, token, source.duration_seconds
     )
+    log.info("web identity: assumed %s", source.role_arn)
+    return response
 
 
 def _env(env: Mapping[str, str], name: str) -> Optional[str]:
@@ -100,13 +85,13 @@ def _env(env: Mapping[str, str], name: str) -> Optional[str]:
 
 
 def env_web_identity(
-    ctx: Any, profile_values: Mapping[str, str], profile: Optional[str]
+    ctx: Context, profile_values: Mapping[str, str], profile: Optional[str]
 ) -> Optional[WebIdentitySource]:
     """The web identity settings of botocore's top-level provider: each of token file, role
     ARN and session name from the environment if present, else from the profile. None when
     no token file is configured, or the environment does not count (profile named in code)
     and the profile has no token file."""
-    env = {} if ctx.explicit_profile is not None else ctx.env
+    env = {} if ctx.settings.profile is not None else ctx.env
     token_file = _env(env, "AWS_WEB_IDENTITY_TOKEN_FILE")
     if token_file is None:
         token_file = profile_values.get("web_identity_token_file")

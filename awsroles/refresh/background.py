@@ -3,17 +3,25 @@
 The worker knows nothing about refresh windows: it runs the callables it is handed. A
 credential object schedules itself at most once at a time (``schedule`` returns False when the
 same key is already queued or running), so a burst of callers inside the advisory window makes
-exactly one refresh. The worker thread is a daemon, started lazily, and restarted after
-``fork()``.
+exactly one refresh. The worker thread is a daemon, started lazily, and started afresh in a
+forked child.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from typing import Any, Callable, Hashable
 
+from .. import _fork
 from .._log import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import queue
+    from typing import Callable, Hashable, Optional, Set, Tuple
+
+    Job = Callable[[], None]
+
+__all__ = ["schedule", "wait_idle"]
 
 log = get_logger("awsroles")
 
@@ -22,21 +30,27 @@ _MAX_QUEUED = 64
 
 class _Worker:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: Any = None  # a queue.Queue, made on first use
-        self._pending: set = set()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self._idle = threading.Condition(self._lock)
+        self._reset()
+        _fork.track(self)
 
-    def schedule(self, key: Hashable, job: Callable[[], None]) -> bool:
-        if self._pid != os.getpid():  # forked: the old thread does not exist here, and the
-            self._reset_after_fork()  # lock may have been held by it at fork(): a new one
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queue: Optional[queue.Queue[Tuple[Hashable, Job]]] = None  # made on first use
+        self._pending: Set[Hashable] = set()
+        self._thread: Optional[threading.Thread] = None
+
+    def _after_fork(self) -> None:
+        # The parent's worker thread does not exist in the child, and its lock may have been
+        # held at fork(): start from scratch.
+        self._reset()
+
+    def schedule(self, key: Hashable, job: Job) -> bool:
+        import queue
+
         with self._lock:
             if key in self._pending:
                 return False
-            import queue
-
             if self._queue is None:
                 self._queue = queue.Queue(maxsize=_MAX_QUEUED)
             try:
@@ -47,22 +61,14 @@ class _Worker:
             self._pending.add(key)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._run, name="awsroles-refresh", daemon=True
+                    target=self._run, args=(self._queue,), name="awsroles-refresh", daemon=True
                 )
                 self._thread.start()
             return True
 
-    def _reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._queue = None
-        self._pending = set()
-        self._thread = None
-        self._pid = os.getpid()
-
-    def _run(self) -> None:
+    def _run(self, jobs: queue.Queue[Tuple[Hashable, Job]]) -> None:
         while True:
-            key, job = self._queue.get()
+            key, job = jobs.get()
             try:
                 job()
             except Exception:  # the job reports its own failures; never kill the worker
@@ -72,7 +78,7 @@ class _Worker:
                     self._pending.discard(key)
                     self._idle.notify_all()
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
         """Block until nothing is queued or running (for tests and short-lived commands)."""
         with self._lock:
             return self._idle.wait_for(lambda: not self._pending, timeout=timeout)
@@ -81,19 +87,10 @@ class _Worker:
 WORKER = _Worker()
 
 
-def _after_fork_in_child() -> None:
-    # The parent's worker thread does not exist in the child, and its lock may have been
-    # held at fork(): start from scratch.
-    WORKER._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def schedule(key: Hashable, job: Callable[[], None]) -> bool:
+def schedule(key: Hashable, job: Job) -> bool:
+    """Run ``job`` on the worker unless a job with ``key`` is queued or running."""
     return WORKER.schedule(key, job)
 
 
-def wait_idle(timeout: float | None = 10.0) -> bool:
+def wait_idle(timeout: Optional[float] = 10.0) -> bool:
     return WORKER.wait_idle(timeout)

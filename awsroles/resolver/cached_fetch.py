@@ -3,25 +3,35 @@
 A fetch looks in the cache first; only when the entry is missing or too old does it take the
 cache's cross-process lock, look again (another process may have just written it) and call
 STS through the subclass's ``_call_sts``, then write the entry. The entry is judged the way
-held credentials are (decisions §4): usable unless inside its mandatory window; during a
-refresh, only an entry newer than what is held and outside its own advisory window counts.
+held credentials are (:func:`awsroles.refresh.policy.entry_usable`): usable unless inside its
+mandatory window; during a refresh, only an entry newer than what is held and outside its own
+advisory window counts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
-
 from .._log import get_logger
-from ..credentials import Credentials
+from ..cache.key import cache_key
 from ..errors import MalformedResponseError, MFADeferred
-from ..refresh.sync import ADVISORY, FORCED, INITIAL, MANDATORY_WINDOW, advisory_window_for
+from ..refresh.policy import Mode, entry_usable
+from ..sts.wire import credentials_from_response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Mapping, Optional
+
+    from ..context import Context
+    from ..credentials import Credentials
+    from ..protocols import Clock
+    from ..sts.wire import StsResponse
 
 log = get_logger("awsroles")
 
 __all__ = ["CachedStsFetch", "generated_session_name"]
 
 
-def generated_session_name(clock) -> str:
+def generated_session_name(clock: Clock) -> str:
     """botocore's default name, fixed when the provider loads; never part of the cache key."""
     return f"botocore-session-{int(clock.now().timestamp())}"
 
@@ -35,7 +45,9 @@ _skew_warned = False
 _skew = 0.0
 
 
-def _judge_by_server_clock(creds: Credentials, data: Any, now: Any, label: str) -> Credentials:
+def _judge_by_server_clock(
+    creds: Credentials, data: Mapping[str, Any], now: datetime, label: str
+) -> Credentials:
     """Credentials whose expiry is moved by the skew between this machine's clock and STS's
     (from the response's Date header), so refresh windows hold when the local clock is off.
     The cache keeps STS's own Expiration; only the in-process copy is moved."""
@@ -71,7 +83,7 @@ def _judge_by_server_clock(creds: Credentials, data: Any, now: Any, label: str) 
 def _shift(creds: Credentials, skew: float) -> Credentials:
     if not skew or creds.expiry is None:
         return creds
-    from ..clock import timedelta
+    from datetime import timedelta
 
     return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
 
@@ -84,9 +96,7 @@ class CachedStsFetch:
     #: Extra factor on the context's lock timeout (an MFA prompt may be slow).
     lock_factor = 1
 
-    def __init__(self, cache_args: Mapping[str, Any], ctx, label: str) -> None:
-        from ..cache.store import cache_key
-
+    def __init__(self, cache_args: Mapping[str, Any], ctx: Context, label: str) -> None:
         self._ctx = ctx
         self.label = label
         self.key = cache_key(cache_args)
@@ -94,61 +104,49 @@ class CachedStsFetch:
     def _call_sts(self) -> Credentials:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _keep(self, response: Any) -> Credentials:
+    def _keep(self, response: StsResponse) -> Credentials:
         """The credentials of an STS response, written to the cache once they parse."""
         creds = response.credentials(self.method)  # MalformedResponseError if unusable
         creds = _judge_by_server_clock(creds, response.data, self._ctx.clock.now(), self.label)
         try:
-            self._ctx.cache.store(self.key, response.data)
+            self._ctx.services.cache.store(self.key, response.data)
         except ValueError:
             raise MalformedResponseError(
                 f"{self.label}: STS answered with a document the cache cannot hold."
             ) from None
         return creds
 
-    def _usable(self, creds: Credentials, mode: str, current: Optional[Credentials]) -> bool:
-        if creds.expiry is None:
-            return True
-        left = (creds.expiry - self._ctx.clock.now()).total_seconds()
-        mandatory = self._ctx.mandatory_timeout
-        if mandatory is None:
-            mandatory = MANDATORY_WINDOW
-        if left <= mandatory:
-            return False
-        if mode == INITIAL or current is None:
-            return True
-        if mode == FORCED:
-            return creds.access_key != current.access_key
-        newer = current.expiry is None or creds.expiry > current.expiry
-        advisory = self._ctx.advisory_timeout
-        if advisory is None:
-            advisory = advisory_window_for(left)
-        return newer and left > advisory
-
-    def _from_cache(self, mode: str, current: Optional[Credentials]) -> Optional[Credentials]:
-        entry = self._ctx.cache.load(self.key)
+    def _from_cache(self, mode: Mode, current: Optional[Credentials]) -> Optional[Credentials]:
+        entry = self._ctx.services.cache.load(self.key)
         if entry is None:
             return None
-        from ..cache.entry import credentials_from_response
-
         try:
             creds = _shift(credentials_from_response(entry, self.method), _skew)
         except MalformedResponseError:
             return None
-        if self._usable(creds, mode, current):
+        settings = self._ctx.settings
+        if entry_usable(
+            creds,
+            mode,
+            current,
+            self._ctx.clock,
+            advisory=settings.advisory_timeout,
+            mandatory=settings.mandatory_timeout,
+        ):
             log.debug("%s: using cached credentials %s.json", self.label, self.key)
             return creds
         return None
 
-    def __call__(self, mode: str, current: Optional[Credentials]) -> Credentials:
+    def __call__(self, mode: Mode, current: Optional[Credentials]) -> Credentials:
         hit = self._from_cache(mode, current)
         if hit is not None:
             return hit
-        with self._ctx.cache.lock(self.key, self._ctx.lock_timeout * self.lock_factor):
+        timeout = self._ctx.settings.lock_timeout * self.lock_factor
+        with self._ctx.services.cache.lock(self.key, timeout):
             hit = self._from_cache(mode, current)
             if hit is not None:
                 return hit
-            if mode == ADVISORY:
+            if mode == Mode.ADVISORY:
                 from .mfa import no_prompt
 
                 try:

@@ -1,27 +1,34 @@
 """Execute a Plan: base credentials, then each role hop through STS, each hop cached.
 
 Every hop is its own :class:`RefreshableCredentials` whose fetch function is a
-:class:`HopFetcher` (cache first, see :mod:`awsroles.resolver.cached_fetch`). Only when STS must be
-called does it resolve the *source* credentials (the inner hop, or the base) and ask for an
-MFA code if the hop has ``mfa_serial``. So a valid cache entry for the
-outermost hop is the whole cost of a warm start: no source provider runs, no STS client is
-built, requests is not imported.
+:class:`HopFetcher` (cache first, see :mod:`.cached_fetch`). Only when STS must be called does
+it resolve the *source* credentials (the inner hop, or the base) and ask for an MFA code if
+the hop has ``mfa_serial``. So a valid cache entry for the outermost hop is the whole cost of
+a warm start: no source provider runs, no STS client is built, no HTTP code is imported.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
 from .._log import get_logger
-from ..config.model import Plan, RoleHop, StaticKeys
-from ..credentials import Credentials
+from ..config.model import StaticKeys
 from ..refresh.sync import RefreshableCredentials
+from ..sts.params import AssumeRoleParams, cache_args
 from .cached_fetch import CachedStsFetch, generated_session_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from ..config.model import Plan, RoleHop
+    from ..context import Context
+    from ..credentials import Credentials
+    from ..protocols import CredentialSource
 
 log = get_logger("awsroles")
 
-__all__ = ["resolve_plan", "HopFetcher"]
+__all__ = ["execute_plan", "HopFetcher", "ASSUME_ROLE"]
 
 ASSUME_ROLE = "assume-role"
 
@@ -31,21 +38,21 @@ class HopFetcher(CachedStsFetch):
 
     method = ASSUME_ROLE
 
-    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx) -> None:
-        super().__init__(hop.cache_args(), ctx, f"profile '{hop.profile}'")
+    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx: Context) -> None:
+        super().__init__(cache_args(hop), ctx, f"profile '{hop.profile}'")
         self.hop = hop
         self._source = source
         self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
 
     def _call_sts(self) -> Credentials:
         source = self._source()
+        hop = self.hop
         token_code = None
-        if self.hop.mfa_serial:
+        if hop.mfa_serial:
             from .mfa import get_token_code
 
-            token_code = get_token_code(self.hop.mfa_serial, self._ctx.prompter, self.hop.profile)
-        hop = self.hop
-        params = hop.params(self.session_name, token_code)
+            token_code = get_token_code(hop.mfa_serial, self._ctx.services.prompter, hop.profile)
+        params = AssumeRoleParams.for_hop(hop, self.session_name, token_code)
         started = time.monotonic()
         response = self._ctx.sts_client().assume_role(source, params)
         log.info(
@@ -57,18 +64,20 @@ class HopFetcher(CachedStsFetch):
         return self._keep(response)
 
 
-def resolve_plan(plan: Plan, ctx) -> Any:
+def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
     """Credentials for ``plan``: the base's credential object when there is no hop,
     otherwise a RefreshableCredentials for the outermost hop."""
-    current: Any
+    current: CredentialSource
     if isinstance(plan.base, StaticKeys):  # the usual base of a role chain: nothing to load
         current = plan.base.credentials()
     else:
-        from .sources import base_source
+        from .sources import Lazy, base_source
 
         current = base_source(plan.base, ctx)
+        if not plan.hops and isinstance(current, Lazy):
+            return current.get()
     if not plan.hops:
-        return current.get() if hasattr(current, "get") else current
+        return current
     # A cold chain with an MFA hop anywhere holds the outer locks through the prompt: let
     # other processes wait for it rather than give up and call STS themselves.
     mfa = any(hop.mfa_serial for hop in plan.hops)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from typing import Callable, Optional
 
 from ..errors import MFADeferred, MFAError
 
-__all__ = ["Prompter", "terminal_prompter", "get_token_code", "no_prompt"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Optional
 
-#: A prompter takes the MFA serial and returns the code the user typed.
-Prompter = Callable[[str], str]
+    from ..protocols import Prompter
+
+__all__ = ["terminal_prompter", "get_token_code", "no_prompt"]
 
 _NO_PROMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "awsroles_no_prompt", default=False
@@ -44,13 +47,17 @@ def _has_terminal() -> bool:
 class no_prompt:
     """Context manager: MFA prompts inside raise MFADeferred instead of asking."""
 
-    def __enter__(self):
+    def __enter__(self) -> no_prompt:
         self._token = _NO_PROMPT.set(True)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
         _NO_PROMPT.reset(self._token)
-        return False
 
 
 def get_token_code(serial: str, prompter: Optional[Prompter], profile: str) -> str:

@@ -4,47 +4,52 @@ its credentials are first needed, which for a role chain is only when STS must b
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
-from typing import Any, Callable
 
+from .. import _fork
 from ..config.model import NamedSource, ProcessSource, SsoSource, StaticKeys, WebIdentitySource
-from ..credentials import Credentials
 from ..errors import CredentialRetrievalError
+from ..providers import web_identity
+from ..providers.base import NotApplicable
+from ..sts.params import cache_args
+from .cached_fetch import CachedStsFetch, generated_session_name
 
-__all__ = ["base_source", "Lazy"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
+    from ..config.model import BaseSource
+    from ..context import Context
+    from ..credentials import Credentials
+    from ..protocols import CredentialSource
+    from ..refresh.sync import RefreshableCredentials
 
-_LAZIES: weakref.WeakSet[Lazy] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for lazy in list(_LAZIES):  # a lock held by a parent's thread at fork() is never released
-        lazy._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+__all__ = ["base_source", "Lazy", "WebIdentityFetcher"]
 
 
 class Lazy:
     """A credential object built on first use by ``load()`` (which returns Credentials or a
     RefreshableCredentials); afterwards every call goes to that object."""
 
-    def __init__(self, load: Callable[[], Any], label: str) -> None:
+    def __init__(self, load: Callable[[], CredentialSource], label: str, method: str) -> None:
         self._load = load
         self._label = label
-        self._obj: Any = None
+        self.method = method
+        self._obj: Optional[CredentialSource] = None
         self._lock = threading.Lock()
-        _LAZIES.add(self)
+        _fork.track(self)
 
-    def get(self) -> Any:
-        if self._obj is None:
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def get(self) -> CredentialSource:
+        obj = self._obj
+        if obj is None:
             with self._lock:
-                if self._obj is None:
-                    self._obj = self._load()
-        return self._obj
+                obj = self._obj
+                if obj is None:
+                    obj = self._obj = self._load()
+        return obj
 
     def get_frozen_credentials(self) -> Credentials:
         return self.get().get_frozen_credentials()
@@ -53,52 +58,72 @@ class Lazy:
         return f"Lazy({self._label}, {self._obj!r})"
 
 
-def base_source(base: Any, ctx: Any) -> Any:
+class WebIdentityFetcher(CachedStsFetch):
+    """AssumeRoleWithWebIdentity through the shared cache."""
+
+    method = web_identity.METHOD
+
+    def __init__(self, source: WebIdentitySource, ctx: Context) -> None:
+        super().__init__(cache_args(source), ctx, f"web identity for {source.role_arn}")
+        self.source = source
+        self.session_name = source.role_session_name or generated_session_name(ctx.clock)
+
+    def _call_sts(self) -> Credentials:
+        return self._keep(web_identity.assume_role(self._ctx, self.source, self.session_name))
+
+
+def web_identity_credentials(source: WebIdentitySource, ctx: Context) -> RefreshableCredentials:
+    """Deferred: nothing is read or called until the credentials are first used."""
+    from ..refresh.sync import RefreshableCredentials
+
+    fetch = WebIdentityFetcher(source, ctx)
+    return RefreshableCredentials.for_context(
+        fetch, ctx, method=fetch.method, label=f"web identity ({source.role_arn})"
+    )
+
+
+def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
     """A credential object (with ``get_frozen_credentials``) for the plan's base."""
     if isinstance(base, StaticKeys):
         return base.credentials()
     if isinstance(base, WebIdentitySource):
-        from ..providers.web_identity import web_identity_credentials
-
         return web_identity_credentials(base, ctx)
     if isinstance(base, NamedSource):
-        return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}")
+        return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}", base.name)
     if isinstance(base, ProcessSource):
-        from ..providers.process import process_credentials
+        from ..providers.process import METHOD, process_credentials
 
-        return Lazy(lambda: process_credentials(base, ctx), "credential_process")
+        return Lazy(lambda: process_credentials(base, ctx), "credential_process", METHOD)
     if isinstance(base, SsoSource):
+        from ..providers.sso import METHOD as SSO
         from ..providers.sso import sso_credentials
 
-        return Lazy(lambda: sso_credentials(base, ctx), "sso")
+        return Lazy(lambda: sso_credentials(base, ctx), "sso", SSO)
     raise TypeError(f"unknown plan base {type(base).__name__}")
 
 
-_NAMED = {
-    "Environment": ("awsroles.providers.env", "EnvProvider", "AWS_ACCESS_KEY_ID is not set"),
-    "EcsContainer": (
-        "awsroles.providers.container",
-        "ContainerProvider",
-        "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI "
-        "is set",
-    ),
-}
-
-
-def _named(source: NamedSource, ctx: Any) -> Any:
+def _named(source: NamedSource, ctx: Context) -> CredentialSource:
+    """The credentials of ``credential_source``: the provider of that name must supply them
+    (where the default chain would go on, this is an error naming the profile)."""
     if source.name == "Ec2InstanceMetadata":
         from ..providers.imds import ImdsProvider
 
         return ImdsProvider().load_or_raise(ctx)  # raises the real reason, never None
-    import importlib
+    if source.name == "Environment":
+        from ..providers.env import EnvProvider
 
-    module, cls, why = _NAMED[source.name]
-    creds = getattr(importlib.import_module(module), cls)().load(ctx)
-    if creds is None:
+        found = EnvProvider().find(ctx)
+    else:
+        from ..providers.container import ContainerProvider
+
+        found = ContainerProvider().find(ctx)
+    loaded = found if isinstance(found, NotApplicable) else found.load()
+    if isinstance(loaded, NotApplicable):
         raise CredentialRetrievalError(
-            f"credential_source = {source.name}, but no credentials came from it ({why}).",
+            f"credential_source = {source.name}, but no credentials came from it "
+            f"({loaded.reason}).",
             provider=source.name,
             profile=source.profile,
             key="credential_source",
         )
-    return creds
+    return loaded

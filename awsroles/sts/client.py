@@ -3,8 +3,8 @@
 Requests are the form bodies botocore's query serializer sends, signed with SigV4 by
 :mod:`awsroles.sts.sigv4` (botocore's ``SigV4Auth``, byte for byte, without importing botocore).
 Responses become dicts shaped exactly like botocore's parsed response, which is also the AWS
-CLI cache file content (reference §5.3). Retries: throttling, 5xx and connection errors, with
-botocore's standard-mode backoff (full jitter) through the injected clock.
+CLI cache file content. Retries: throttling, 5xx and connection errors, with botocore's
+standard-mode backoff (full jitter) through the injected clock.
 
 No secret (secret key, session token, MFA code, web identity token) reaches a log record, a
 repr, or an exception message; STS's own error text is scrubbed of them too.
@@ -13,12 +13,10 @@ repr, or an exception message; STS's own error text is scrubbed of them too.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
 
 from .._log import get_logger
-from ..clock import SYSTEM_CLOCK, Clock
-from ..credentials import Credentials
+from ..clock import SYSTEM_CLOCK
 from ..errors import (
     AccessDeniedError,
     ExpiredTokenError,
@@ -29,15 +27,8 @@ from ..errors import (
     ThrottlingError,
     TransportError,
 )
-from ..transport.base import (
-    HttpRequest,
-    HttpResponse,
-    Timeout,
-    Transport,
-    default_transport,
-    default_user_agent,
-)
-from .endpoint import StsEndpoint
+from ..transport.base import HttpRequest, default_transport, default_user_agent
+from ..transport.retry import Retry, full_jitter, with_retries
 from .params import AssumeRoleParams
 from .sigv4 import sign
 from .wire import (
@@ -48,6 +39,15 @@ from .wire import (
     parse_expiration,
     parse_result,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+    from ..credentials import Credentials
+    from ..protocols import Clock, Transport
+    from ..transport.base import HttpResponse, Timeout
+    from .endpoint import StsEndpoint
 
 __all__ = [
     "AssumeRoleParams",
@@ -217,33 +217,34 @@ class StsClient:
         body = urlencode(form).encode("ascii")
         transport = self._transport or default_transport()
         target = f"{op} {role_arn}" if role_arn else op
-        last: Optional[Exception] = None
-        for attempt in range(1, self.max_attempts + 1):
-            log.debug(
-                "STS %s at %s (attempt %d of %d)", target, self._url, attempt, self.max_attempts
-            )
-            throttled = False
+        n = self.max_attempts
+
+        def attempt(number: int) -> Dict[str, Any]:
+            log.debug("STS %s at %s (attempt %d of %d)", target, self._url, number, n)
             try:
                 response = transport(self._request(body, creds))
             except TransportError as exc:
                 log.debug("STS %s: no response (%s)", target, type(exc).__name__)
-                last = exc
-            else:
-                if response.status == 200:
-                    return self._success(op, response, attempt - 1)
-                error = self._error(op, response, role_arn, secrets)
-                log.debug("STS %s: HTTP %d %s", target, response.status, error.code)
-                throttled = error.code in THROTTLING_CODES
-                if not (throttled or response.status >= 500 or error.code in TRANSIENT_CODES):
-                    raise error
-                last = error
-            if attempt < self.max_attempts:
-                scale = 1.0 if throttled else 0.05
-                self._clock.sleep(self._rng() * min(_MAX_BACKOFF, scale * 2 ** (attempt - 1)))
-        raise self._exhausted(op, target, role_arn, last)
+                raise Retry(exc) from None
+            if response.status == 200:
+                return self._success(op, response, number - 1)
+            error = self._error(op, response, role_arn, secrets)
+            log.debug("STS %s: HTTP %d %s", target, response.status, error.code)
+            throttled = error.code in THROTTLING_CODES
+            if throttled or response.status >= 500 or error.code in TRANSIENT_CODES:
+                raise Retry(error, throttled=throttled)
+            raise error
+
+        return with_retries(
+            attempt,
+            attempts=n,
+            backoff=full_jitter(0.05, _MAX_BACKOFF, self._rng, throttled_base=1.0),
+            sleep=self._clock.sleep,
+            give_up=lambda failure, made: self._exhausted(op, target, role_arn, failure.error),
+        )
 
     def _exhausted(
-        self, op: str, target: str, role_arn: Optional[str], last: Optional[Exception]
+        self, op: str, target: str, role_arn: Optional[str], last: BaseException
     ) -> Exception:
         n = self.max_attempts
         if isinstance(last, TransportError):

@@ -1,14 +1,14 @@
 """Where STS calls go, and which region signs them: botocore's rules as a small table.
 
 :func:`resolve_sts_endpoint` reproduces what ``botocore.session.Session().create_client('sts')``
-chooses for the same profile and environment (reference §4.7), without importing botocore:
+chooses for the same profile and environment, without importing botocore:
 
 * region: explicit → ``AWS_DEFAULT_REGION`` → ``AWS_REGION`` → profile ``region``. botocore
   ignores ``AWS_REGION``; we read it as a last-resort env fallback because the cross-SDK
   vectors set it (a deliberate superset). Empty values count as unset.
-* endpoint: explicit → ``AWS_ENDPOINT_URL_STS`` → ``AWS_ENDPOINT_URL`` → ``[services X]``
-  ``sts.endpoint_url`` → profile ``endpoint_url`` → the STS endpoint rules. All configured
-  sources (not the explicit one) are skipped when ``ignore_configured_endpoint_urls`` is true.
+* endpoint: the configured endpoint (:func:`awsroles.config.endpoints.configured_endpoint`:
+  explicit → ``AWS_ENDPOINT_URL_STS`` → ``AWS_ENDPOINT_URL`` → ``[services X]``
+  ``sts.endpoint_url`` → profile ``endpoint_url``), else the STS endpoint rules.
 * rules: ``sts_regional_endpoints`` (``regional`` default, ``legacy``), FIPS, dual-stack and the
   partitions (aws, aws-cn, aws-us-gov, the iso partitions, aws-eusc).
 """
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping, Optional, Tuple
-from urllib.parse import urlsplit
 
 from .._record import Record
+from ..config.endpoints import configured_endpoint, flag, partition, setting
 from ..errors import InvalidConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Optional, Tuple
 
 __all__ = ["StsEndpoint", "resolve_sts_endpoint", "LEGACY_GLOBAL_REGIONS", "GLOBAL_URL"]
 
@@ -33,26 +36,6 @@ LEGACY_GLOBAL_REGIONS = frozenset(
     "eu-central-1 eu-north-1 eu-west-1 eu-west-2 eu-west-3 sa-east-1 us-east-1 us-east-2 "
     "us-west-1 us-west-2".split()
 )
-
-# (name, region regex, pseudo regions, dnsSuffix, dualStackDnsSuffix), in botocore's order.
-# Unknown regions fall back to the first partition, as botocore does.
-# fmt: off
-_PARTITIONS: Tuple[Tuple[str, str, Tuple[str, ...], str, str], ...] = (
-    ("aws", r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$", ("aws-global",),
-     "amazonaws.com", "api.aws"),
-    ("aws-cn", r"^cn\-\w+\-\d+$", ("aws-cn-global",),
-     "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
-    ("aws-eusc", r"^eusc\-(de)\-\w+\-\d+$", (), "amazonaws.eu", "api.amazonwebservices.eu"),
-    ("aws-iso", r"^us\-iso\-\w+\-\d+$", ("aws-iso-global",), "c2s.ic.gov", "api.aws.ic.gov"),
-    ("aws-iso-b", r"^us\-isob\-\w+\-\d+$", ("aws-iso-b-global",),
-     "sc2s.sgov.gov", "api.aws.scloud"),
-    ("aws-iso-e", r"^eu\-isoe\-\w+\-\d+$", ("aws-iso-e-global",),
-     "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"),
-    ("aws-iso-f", r"^us\-isof\-\w+\-\d+$", ("aws-iso-f-global",),
-     "csp.hci.ic.gov", "api.aws.hci.ic.gov"),
-    ("aws-us-gov", r"^us\-gov\-\w+\-\d+$", ("aws-us-gov-global",), "amazonaws.com", "api.aws"),
-)
-# fmt: on
 
 _VALID_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$")
 _REGIONAL_MODES = ("legacy", "regional")
@@ -72,127 +55,6 @@ class StsEndpoint(Record):
     region_source: Optional[str] = None
 
 
-def _partition(region: str) -> Tuple[str, str, str]:
-    for name, regex, pseudo, dns, dual in _PARTITIONS:
-        if region in pseudo or re.match(regex, region):
-            return name, dns, dual
-    name, _, _, dns, dual = _PARTITIONS[0]
-    return name, dns, dual
-
-
-def _get(mapping: Mapping[str, Any], key: str) -> Optional[str]:
-    value = mapping.get(key)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
-def _flag(
-    env: Mapping[str, str],
-    env_name: str,
-    profile: Mapping[str, Any],
-    key: str,
-    profile_name: Optional[str],
-) -> bool:
-    """A boolean setting, env first; an env var set to "" means false, as in botocore. Unlike
-    botocore (anything but 'true' is silently false), other values are an error."""
-    if env_name in env:
-        value, where = (env[env_name] or "").strip(), f"environment variable {env_name}"
-    else:
-        value, where = _get(profile, key) or "", None
-    if value.lower() in ("true", "false", ""):
-        return value.lower() == "true"
-    if where is None:
-        raise InvalidConfigError(
-            f"must be true or false, got {value!r}.", profile=profile_name, key=key
-        )
-    raise InvalidConfigError(f"{where} must be true or false, got {value!r}.")
-
-
-def _check_url(
-    url: str, where: str, profile_name: Optional[str] = None, key: Optional[str] = None
-) -> str:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        from ..transport.base import safe_url  # the value may carry user:password@
-
-        shown = safe_url(url)
-        text = f"{where} is not a URL: {shown!r}." if not key else f"is not a URL: {shown!r}."
-        raise InvalidConfigError(
-            text,
-            profile=profile_name,
-            key=key,
-            hint="Write a full URL with scheme and host, e.g. https://sts.example.com.",
-        )
-    return url
-
-
-def service_endpoint_url(services: Mapping[str, Any], section: str, service: str) -> Optional[str]:
-    """``endpoint_url`` of ``service`` in ``[services section]`` (parsed, or the raw
-    sub-property text ``"\nendpoint_url = ..."``), or None."""
-    entry = (services.get(section) or {}).get(service)
-    if isinstance(entry, str):
-        parsed = {}
-        for line in entry.splitlines():
-            name, sep, value = line.partition("=")
-            if sep:
-                parsed[name.strip()] = value.strip()
-        entry = parsed
-    if not isinstance(entry, Mapping):
-        return None
-    return _get(entry, "endpoint_url")
-
-
-def _services_url(
-    services: Mapping[str, Any], section: str, profile_name: Optional[str]
-) -> Optional[str]:
-    if section not in services:
-        raise InvalidConfigError(
-            f"names a [services {section}] section that does not exist.",
-            profile=profile_name,
-            key="services",
-            hint=f"Add [services {section}] to the config file or remove the key.",
-        )
-    url = service_endpoint_url(services, section, "sts")
-    if url is not None:
-        _check_url(url, f"[services {section}] sts.endpoint_url")
-    return url
-
-
-def _configured_url(
-    profile: Mapping[str, Any],
-    env: Mapping[str, str],
-    services: Mapping[str, Any],
-    explicit: Optional[str],
-    profile_name: Optional[str],
-) -> Optional[Tuple[str, str]]:
-    if explicit:
-        return _check_url(explicit, "endpoint_url passed in code"), "endpoint_url passed in code"
-    if _flag(
-        env,
-        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-        profile,
-        "ignore_configured_endpoint_urls",
-        profile_name,
-    ):
-        return None
-    for name in ("AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"):
-        url = _get(env, name)
-        if url:
-            return _check_url(url, f"environment variable {name}"), f"environment variable {name}"
-    section = _get(profile, "services")
-    if section:  # looked up only when no env var decided (botocore does the same)
-        url = _services_url(services, section, profile_name)
-        if url:
-            return url, f"[services {section}] sts.endpoint_url"
-    url = _get(profile, "endpoint_url")
-    if url:
-        where = f"profile '{profile_name}' endpoint_url" if profile_name else "endpoint_url"
-        return _check_url(url, where, profile_name, "endpoint_url"), where
-    return None
-
-
 def _region(
     explicit: Optional[str],
     env: Mapping[str, str],
@@ -202,9 +64,9 @@ def _region(
     where_profile = f"profile '{profile_name}' region" if profile_name else "profile region"
     for value, where in (
         (explicit, "region passed in code"),
-        (_get(env, "AWS_DEFAULT_REGION"), "environment variable AWS_DEFAULT_REGION"),
-        (_get(env, "AWS_REGION"), "environment variable AWS_REGION"),
-        (_get(profile, "region"), where_profile),
+        (setting(env, "AWS_DEFAULT_REGION"), "environment variable AWS_DEFAULT_REGION"),
+        (setting(env, "AWS_REGION"), "environment variable AWS_REGION"),
+        (setting(profile, "region"), where_profile),
     ):
         if value:
             value = value.strip()
@@ -226,7 +88,7 @@ def resolve_sts_endpoint(
     endpoint_url: Optional[str] = None,
     profile_name: Optional[str] = None,
 ) -> StsEndpoint:
-    """Choose the STS endpoint for the *selected* profile, as botocore does (reference §4.7).
+    """Choose the STS endpoint for the *selected* profile, as botocore does.
 
     ``profile`` holds the selected profile's values, ``services`` the ``[services X]``
     sections (name -> {"sts": {"endpoint_url": ...}}), ``env`` the environment (default
@@ -237,8 +99,8 @@ def resolve_sts_endpoint(
     env = os.environ if env is None else env
 
     region_name, region_source = _region(region, env, profile, profile_name)
-    fips = _flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", profile_name)
-    dual = _flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", profile_name)
+    fips = flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", profile_name)
+    dual = flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", profile_name)
     if region_name and ("fips-" in region_name or "-fips" in region_name):
         # botocore's pseudo regions fips-us-east-1 / us-east-1-fips: strip, turn FIPS on
         region_name = region_name.replace("fips-", "").replace("-fips", "")
@@ -248,7 +110,7 @@ def resolve_sts_endpoint(
     if mode_env:  # present but empty means the default, as in botocore
         mode = (env["AWS_STS_REGIONAL_ENDPOINTS"] or "").strip() or "regional"
     else:
-        mode = _get(profile, "sts_regional_endpoints") or "regional"
+        mode = setting(profile, "sts_regional_endpoints") or "regional"
     if mode not in _REGIONAL_MODES:
         valid = ", ".join(f'"{m}"' for m in _REGIONAL_MODES)
         if mode_env:
@@ -263,7 +125,14 @@ def resolve_sts_endpoint(
         )
 
     # 1. a configured endpoint: the first source that has one wins
-    found = _configured_url(profile, env, services, endpoint_url, profile_name)
+    found = configured_endpoint(
+        "sts",
+        profile=profile,
+        env=env,
+        services=services,
+        explicit=endpoint_url,
+        profile_name=profile_name,
+    )
     if found is not None:
         # botocore signs for the region as written here, even the pseudo region aws-global
         return StsEndpoint(found[0], region_name, found[1], region_source)
@@ -277,7 +146,7 @@ def resolve_sts_endpoint(
         # hosts that do not exist; we use us-east-1, where the global endpoint lives.
         region_name, region_source = "us-east-1", region_source or "default (no region)"
 
-    part, dns, dual_dns = _partition(region_name)
+    part, dns, dual_dns = partition(region_name)
     if fips and dual:
         url, what = f"https://sts-fips.{region_name}.{dual_dns}", "FIPS dual-stack endpoint"
     elif fips and part == "aws-us-gov":

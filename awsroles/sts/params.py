@@ -1,16 +1,34 @@
-"""The arguments of one AssumeRole call, in the order botocore sends them.
+"""The arguments of one AssumeRole call, in the order botocore sends them, and the arguments
+that name a role's cache entry.
 
-Kept apart from :mod:`awsroles.sts.client` so that computing a cache key (every warm start) does
-not import the STS client, its endpoint rules or its XML parser.
+Kept apart from :mod:`awsroles.sts.client` so that computing a cache key (every warm start)
+does not import the STS client, its endpoint rules or its XML parser.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
-
 from .._record import Record
+from ..config.model import RoleHop
 
-__all__ = ["AssumeRoleParams"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Tuple, Union
+
+    from ..config.model import WebIdentitySource
+
+__all__ = ["AssumeRoleParams", "cache_args"]
+
+#: RoleHop fields that are AssumeRole parameters of the same name.
+SHARED_WITH_HOP = (
+    "role_arn",
+    "external_id",
+    "duration_seconds",
+    "policy",
+    "policy_arns",
+    "tags",
+    "transitive_tag_keys",
+    "source_identity",
+)
 
 
 class AssumeRoleParams(Record):
@@ -32,6 +50,20 @@ class AssumeRoleParams(Record):
     #: True when ``role_session_name`` was generated, not configured: botocore then adds it
     #: after RoleArn, so the form fields come in a different order.
     session_name_generated: bool = False
+
+    @classmethod
+    def for_hop(
+        cls, hop: RoleHop, session_name: str = "", token_code: Optional[str] = None
+    ) -> AssumeRoleParams:
+        """The parameters of ``hop``'s call. Without ``session_name`` (or with an empty one)
+        the name counts as generated."""
+        return cls(
+            role_session_name=session_name or hop.role_session_name or "",
+            serial_number=hop.mfa_serial,
+            token_code=token_code,
+            session_name_generated=not hop.role_session_name,
+            **{name: getattr(hop, name) for name in SHARED_WITH_HOP},
+        )
 
     def api_kwargs(self, *, include_token_code: bool = False) -> Dict[str, Any]:
         """botocore-style ``assume_role(**kwargs)``, in the order botocore's provider builds
@@ -62,3 +94,18 @@ class AssumeRoleParams(Record):
         if include_token_code and self.token_code is not None:
             kw["TokenCode"] = self.token_code
         return kw
+
+
+def cache_args(part: Union[RoleHop, WebIdentitySource]) -> Dict[str, Any]:
+    """The arguments botocore hashes into the cache entry's name (:func:`~awsroles.cache.key.
+    cache_key`): the call's arguments without TokenCode, and without RoleSessionName when it
+    is generated. For web identity: RoleArn, and RoleSessionName when configured."""
+    if isinstance(part, RoleHop):
+        args = AssumeRoleParams.for_hop(part).api_kwargs()
+        if not part.role_session_name:
+            args.pop("RoleSessionName", None)
+        return args
+    web: Dict[str, Any] = {"RoleArn": part.role_arn}
+    if part.role_session_name:
+        web["RoleSessionName"] = part.role_session_name
+    return web

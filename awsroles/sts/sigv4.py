@@ -14,11 +14,13 @@ from the secret key.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime, timezone
 from hashlib import sha256
-from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
-from ..clock import datetime, timezone
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Tuple
 
 __all__ = ["sign"]
 

@@ -8,12 +8,13 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
-
-from ..cache.entry import account_from_arn, credentials_from_response
-from ..clock import datetime
 from ..credentials import Credentials, redact
 from ..errors import MalformedResponseError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = [
     "parse_result",
@@ -144,6 +145,58 @@ def parse_error(body: bytes) -> Tuple[Optional[str], Optional[str], Optional[str
         node = parts.get(name)
         fields.append(node.text if node is not None else None)
     return fields[0], fields[1], fields[2], rid
+
+
+def account_from_arn(arn: object) -> Optional[str]:
+    """The account field of an ARN (botocore's ``ArnParser``), or None if not an ARN."""
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) >= 6 else None
+
+
+def credentials_from_response(
+    data: object, method: str, *, where: Optional[str] = None
+) -> Credentials:
+    """Credentials from a parsed STS response, which is also what an AWS CLI or botocore
+    cache entry holds. Raises MalformedResponseError naming the missing or bad field, never
+    a value."""
+    from collections.abc import Mapping
+
+    from ..timestamps import parse_timestamp
+
+    origin = where or "STS response"
+
+    def bad(why: str) -> MalformedResponseError:
+        return MalformedResponseError(f"{origin}: {why}")
+
+    if not isinstance(data, Mapping):
+        raise bad("is not a JSON object")
+    creds = data.get("Credentials")
+    if not isinstance(creds, Mapping):
+        raise bad("has no Credentials object")
+    values = {}
+    for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        value = creds.get(name)
+        if not isinstance(value, str) or not value:
+            raise bad(f"Credentials.{name} is missing or not a string")
+        values[name] = value
+    try:
+        expiry = parse_timestamp(creds.get("Expiration"))
+    except ValueError:
+        raise bad("Credentials.Expiration is missing or not a timestamp") from None
+    account = creds.get("AccountId")
+    if not isinstance(account, str) or not account:
+        user = data.get("AssumedRoleUser")
+        account = account_from_arn(user.get("Arn")) if isinstance(user, Mapping) else None
+    return Credentials(
+        values["AccessKeyId"],
+        values["SecretAccessKey"],
+        values["SessionToken"],
+        expiry,
+        account or None,
+        method,
+    )
 
 
 def parse_expiration(value: Any) -> datetime:

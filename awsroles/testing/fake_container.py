@@ -41,10 +41,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
 from ._server import FakeHTTPServer, LocalServer, as_handled, read_timeout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocols import Clock
 
 __all__ = ["FakeContainerEndpoint", "ContainerRequest"]
 

@@ -47,10 +47,14 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
 from ._secrets import new_secret
 from ._server import FakeHTTPServer, as_handled, read_timeout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocols import Clock
 
 __all__ = ["FakeIMDS", "ImdsRequest", "TOKEN_PATH", "CREDENTIALS_PATH"]
 

@@ -35,11 +35,15 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
 from ._server import FakeHTTPServer, LocalServer, as_handled
 from .sso_cache import token_cache_path, write_token_cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocols import Clock
 
 __all__ = ["FakeSSOPortal", "SsoCall", "write_token_cache", "token_cache_path"]
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
 from ._server import FakeHTTPServer, LocalServer, as_handled
@@ -50,6 +50,10 @@ from ._sts_wire import (
     issued_xml,
     web_identity_xml,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocols import Clock
 
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
 

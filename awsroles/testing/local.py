@@ -28,7 +28,11 @@ import tempfile
 from contextlib import ExitStack, contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
-from ..clock import SYSTEM_CLOCK, Clock
+from ..clock import SYSTEM_CLOCK
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..protocols import Clock
 
 __all__ = ["local_aws", "LocalAWS", "DEFAULT_CONFIG", "DEFAULT_CREDENTIALS"]
 

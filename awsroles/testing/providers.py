@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Union
 
 from ..credentials import Credentials
+from ..providers.base import Applies, NotApplicable
 
 
 class StaticProvider:
@@ -27,27 +28,24 @@ class StaticProvider:
             access_key, secret_key, token, account_id=account_id, method=name
         )
 
-    def check(self, ctx: Any) -> Tuple[bool, str]:
-        return True, "static test credentials"
-
-    def load(self, ctx: Any) -> Credentials:
-        return self.credentials
+    def find(self, ctx: Any) -> Applies:
+        return Applies(self.name, "static test credentials", lambda: self.credentials)
 
 
 class FakeProvider:
-    """Returns ``result`` (credentials, None to fall through) or raises it if it is an
-    exception; records each call in ``calls``."""
+    """Applies when ``result`` is credentials (None: does not apply), or raises it if it is
+    an exception; records each ``find`` in ``calls``."""
 
     def __init__(self, result: Any = None, *, name: str = "fake") -> None:
         self.name = name
         self.result = result
         self.calls: List[Any] = []
 
-    def check(self, ctx: Any) -> Tuple[bool, str]:
-        return self.result is not None, "fake provider"
-
-    def load(self, ctx: Any) -> Any:
+    def find(self, ctx: Any) -> Union[Applies, NotApplicable]:
         self.calls.append(ctx)
         if isinstance(self.result, BaseException):
             raise self.result
-        return self.result
+        if self.result is None:
+            return NotApplicable(self.name, "fake provider")
+        result = self.result
+        return Applies(self.name, "fake provider", lambda: result)

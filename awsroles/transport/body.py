@@ -5,10 +5,12 @@ it anyway (gzip or deflate, as requests would decode them).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from ..errors import TransportError, safe_url
+from .base import HttpRequest
 
-from ..errors import TransportError
-from .base import HttpRequest, safe_url
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 __all__ = ["read_body", "collect", "too_large", "CHUNK"]
 

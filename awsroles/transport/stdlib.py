@@ -1,51 +1,48 @@
 """The default transport: the standard library's ``http.client``, with connection reuse.
 
 A process that must fetch credentials once (a cold start) spends most of its time importing
-its HTTP stack: requests and urllib3 cost about 100 ms, ``http.client`` about 20. So direct
-requests go through ``http.client``, and everything it does not do is handed to
-:class:`~awsroles.transport.via_requests.RequestsTransport`, which behaves as awsroles always did:
+its HTTP stack, and ``http.client`` is a fraction of requests and urllib3. So direct requests
+go through ``http.client``; a request that :func:`~awsroles.transport.rules.route` sends
+through a proxy, or whose redirects are to be followed, is handed to
+:class:`~awsroles.transport.via_requests.RequestsTransport`, on the same route.
 
-- a proxy from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` in either
-  case; requests then applies ``NO_PROXY``), or on macOS and Windows from the system's proxy
-  settings (which requests and botocore read through ``urllib.request.getproxies()``);
-- a request that asks to follow redirects.
+TLS is verified against the CA bundle the route names, else certifi's bundle (what botocore
+and requests use by default), else the system's store. A ``User-Agent`` is added when the
+caller set none; gzip and deflate bodies (which a server should not send, none being asked
+for) are decoded, as requests would.
 
-TLS is verified against the first CA bundle named by ``AWS_CA_BUNDLE`` (botocore's variable),
-``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (requests' variables, which awsroles honoured
-before), a file or a directory; else certifi's bundle (what botocore and requests use by
-default), else the system's store. ``.netrc`` is not read (botocore does not read it).
-A ``User-Agent`` is added when the caller set none; gzip and deflate bodies (which a server
-should not send, none being asked for) are decoded, as requests would.
-
-Idle connections are kept per (scheme, host, port, CA bundle) and reused; one that the server
-closed while idle is detected before use, and a request that fails on a reused connection
-before any answer arrived is sent once more on a new one. A forked child starts with an empty
-pool and a new lock.
+Idle connections are kept per (scheme, host, port, CA bundle) and reused, so the hops of a
+cold role chain share one TLS session; one that the server closed while idle is detected
+before use, and a request that fails on a reused connection before any answer arrived is sent
+once more on a new one. A forked child starts with an empty pool and a new lock.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
-from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ..errors import InvalidConfigError, TransportError
-from .base import (
-    HttpRequest,
-    HttpResponse,
-    Timeout,
-    ca_bundle,
-    default_user_agent,
-    safe_url,
-)
+from .. import _fork
+from ..errors import InvalidConfigError, TransportError, safe_url
+from .base import HttpRequest, HttpResponse, default_user_agent
 from .body import read_body
+from .rules import route
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import http.client
+    import ssl
+    from typing import Dict, List, Mapping, Optional, Tuple
+
+    from .base import Timeout
+    from .rules import Route
+    from .via_requests import RequestsTransport
+
+    PoolKey = Tuple[str, str, int, Optional[Tuple[str, str]]]
 
 __all__ = ["StdlibTransport"]
 
-#: Environment variables (either case) that route requests through a proxy: handed to requests.
-_PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy")
 _MAX_IDLE = 4  # idle connections kept per pool key
 #: Sent again on a new connection when a reused one turns out closed (RFC 9110 §9.2.2). A POST
 #: is not: the server may have acted on it (an SSO refresh token may have been spent).
@@ -53,46 +50,44 @@ _IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 
 
 class StdlibTransport:
-    """An :data:`awsroles.transport.base.Transport` on ``http.client``; thread-safe.
+    """A :class:`~awsroles.protocols.Transport` on ``http.client``; thread-safe.
 
-    ``trust_env=False`` ignores the proxy variables (the request always goes direct, never
-    through requests): the container provider uses it so its token never reaches a proxy.
+    ``env`` (default ``os.environ``) is where :func:`~awsroles.transport.rules.route` reads
+    proxies and the CA bundle; ``trust_env=False`` ignores it (the request always goes
+    direct): the container provider uses that so its token never reaches a proxy.
     """
 
-    def __init__(self, *, trust_env: bool = True, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, *, trust_env: bool = True, env: Optional[Mapping[str, str]] = None) -> None:
         self._trust_env = trust_env
-        self._env = os.environ if env is None else env
+        self._env: Mapping[str, str] = os.environ if env is None else env
         self._lock = threading.Lock()
-        self._idle: Dict[Tuple[Any, ...], List[Any]] = {}
-        self._pid = os.getpid()
-        self._ssl: Dict[Optional[Tuple[str, str]], Any] = {}
-        self._fallback: Any = None
+        self._idle: Dict[PoolKey, List[http.client.HTTPConnection]] = {}
+        self._ssl: Dict[Optional[Tuple[str, str]], ssl.SSLContext] = {}
+        self._fallback: Optional[RequestsTransport] = None
+        _fork.track(self)
 
     def __repr__(self) -> str:
         return f"StdlibTransport(trust_env={self._trust_env})"
 
-    # -- routing ---------------------------------------------------------------------------
+    def _route(self, request: HttpRequest) -> Route:
+        return route(
+            request.url,
+            self._env,
+            trust_env=self._trust_env,
+            follow_redirects=request.allow_redirects,
+        )
 
-    def _needs_requests(self, request: HttpRequest) -> bool:
-        if request.allow_redirects:
-            return True
-        if not self._trust_env:
-            return False
-        if any(k.lower() in _PROXY_ENV and v for k, v in self._env.items()):
-            return True
-        return self._env is os.environ and _system_proxies()
-
-    def _requests(self) -> Any:
+    def _requests(self) -> RequestsTransport:
         if self._fallback is None:
             from .via_requests import RequestsTransport
 
-            env = None if self._env is os.environ else self._env  # None: requests reads it
-            self._fallback = RequestsTransport(trust_env=self._trust_env, env=env)
+            self._fallback = RequestsTransport(trust_env=self._trust_env, env=self._env)
         return self._fallback
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._needs_requests(request):
-            return self._requests()(request)
+        way = self._route(request)
+        if not way.direct:
+            return self._requests().send(request, way)
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
@@ -108,8 +103,8 @@ class StdlibTransport:
                 f"cannot send a request to {safe_url(request.url)}: the port is not valid",
                 url=safe_url(request.url),
             ) from None
-        ca = self._ca_bundle() if scheme == "https" else None
-        key = (scheme, parts.hostname, port, ca)
+        ca = way.ca if scheme == "https" else None
+        key: PoolKey = (scheme, parts.hostname, port, ca)
         target = _requote(parts.path or "/")
         if parts.query:
             target += "?" + _requote(parts.query)
@@ -153,10 +148,13 @@ class StdlibTransport:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _connect(self, key: Tuple[Any, ...], timeout: Optional[float], request: HttpRequest) -> Any:
+    def _connect(
+        self, key: PoolKey, timeout: Optional[float], request: HttpRequest
+    ) -> http.client.HTTPConnection:
         import http.client
 
         scheme, host, port, ca = key
+        conn: http.client.HTTPConnection
         if scheme == "https":
             context = self._ssl_context(ca)
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
@@ -172,16 +170,13 @@ class StdlibTransport:
     def _after_fork(self) -> None:
         """In a forked child: a new lock (the parent's may have been held by another thread
         at the fork) and no idle connection (their sockets are the parent's too)."""
-        if self._pid == os.getpid():
-            return
         idle, self._idle = self._idle, {}
-        self._lock, self._pid = threading.Lock(), os.getpid()
+        self._lock = threading.Lock()
         for conns in idle.values():
             for conn in conns:
                 conn.close()  # closes the child's copy of the descriptor only
 
-    def _checkout(self, key: Tuple[Any, ...]) -> Any:
-        self._after_fork()
+    def _checkout(self, key: PoolKey) -> Optional[http.client.HTTPConnection]:
         with self._lock:
             idle = self._idle.get(key)
             while idle:
@@ -191,8 +186,7 @@ class StdlibTransport:
                 conn.close()
         return None
 
-    def _checkin(self, key: Tuple[Any, ...], conn: Any) -> None:
-        self._after_fork()
+    def _checkin(self, key: PoolKey, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < _MAX_IDLE:
@@ -202,21 +196,13 @@ class StdlibTransport:
 
     def close(self) -> None:
         """Close the idle connections (they are reopened on demand)."""
-        self._after_fork()
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
                 conn.close()
 
-    def _ca_bundle(self) -> Optional[Tuple[str, str]]:
-        """(variable, path) of the CA bundle the environment names, or None."""
-        if not self._trust_env:  # as botocore's container fetcher: certifi's bundle
-            return None
-        return ca_bundle(self._env)
-
-    def _ssl_context(self, ca: Optional[Tuple[str, str]]) -> Any:
-        self._after_fork()
+    def _ssl_context(self, ca: Optional[Tuple[str, str]]) -> ssl.SSLContext:
         with self._lock:
             context = self._ssl.get(ca)
         if context is not None:
@@ -248,7 +234,7 @@ class StdlibTransport:
 
 
 def _certifi_bundle() -> Optional[str]:
-    """certifi's ``cacert.pem``, found without importing certifi (its import costs 20 ms)."""
+    """certifi's ``cacert.pem``, found without importing certifi (a slow import)."""
     from importlib.util import find_spec
 
     try:
@@ -272,7 +258,7 @@ def _split(timeout: Timeout) -> Tuple[Optional[float], Optional[float]]:
     return timeout, timeout
 
 
-def _usable(conn: Any) -> bool:
+def _usable(conn: http.client.HTTPConnection) -> bool:
     """An idle connection is usable when nothing is waiting to be read on it: a readable idle
     socket means the server closed it (or sent something unasked)."""
     sock = conn.sock
@@ -298,26 +284,6 @@ def _requote(part: str) -> str:
     from urllib.parse import quote
 
     return quote(part, safe="!#$%&'()*+,/:;=?@[]~")
-
-
-_SYSTEM_PROXIES: Optional[bool] = None
-
-
-def _system_proxies() -> bool:
-    """True when the system (not the environment) names a proxy: macOS and Windows only, read
-    once per process. Elsewhere ``urllib.request.getproxies()`` reads the environment only."""
-    global _SYSTEM_PROXIES
-    if _SYSTEM_PROXIES is None:
-        if sys.platform not in ("darwin", "win32"):
-            _SYSTEM_PROXIES = False
-        else:  # pragma: no cover - exercised on macOS and Windows
-            try:
-                from urllib.request import getproxies
-
-                _SYSTEM_PROXIES = any(k != "no" and v for k, v in getproxies().items())
-            except Exception:
-                _SYSTEM_PROXIES = False
-    return _SYSTEM_PROXIES
 
 
 def _is_stale(exc: BaseException) -> bool:

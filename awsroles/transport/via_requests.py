@@ -1,52 +1,71 @@
-"""A transport on ``requests``: what the default transport hands over when a proxy applies
-(from the environment, or the system settings on macOS and Windows) or a request asks to
-follow redirects. Users may also pass it as ``transport=`` themselves (for example with their
-own ``requests.Session``).
+"""A transport on ``requests``: what the default transport hands a request to when its route
+(:func:`~awsroles.transport.rules.route`) goes through a proxy or follows redirects. Users may
+also pass it as ``transport=`` themselves (for example with their own ``requests.Session``);
+every request then goes through requests, on the same routes.
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
-from ..errors import TransportError
-from .base import HttpRequest, HttpResponse, ca_bundle, safe_url
+from ..errors import TransportError, safe_url
+from .base import HttpRequest, HttpResponse
 from .body import CHUNK, collect
+from .rules import route
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional, Union
+
+    import requests
+
+    from .rules import Route
 
 __all__ = ["RequestsTransport"]
 
 
 class RequestsTransport:
-    """A transport on one shared ``requests.Session`` (connection reuse). With ``trust_env``
-    (the default) requests applies the proxy variables, ``NO_PROXY`` and its CA-bundle
-    variables; ``AWS_CA_BUNDLE``, when set, is the CA bundle (as in botocore). ``env``, when
-    given, is read for these variables instead of ``os.environ``."""
+    """A transport on one ``requests.Session`` (connection reuse). ``env`` (default
+    ``os.environ``) and ``trust_env`` decide the route as for the default transport; the
+    route's proxy and CA bundle are passed to requests explicitly, and a session made here
+    reads nothing from the environment itself (no ``.netrc``, no second proxy rule)."""
 
-    def __init__(self, session=None, *, trust_env: bool = True, env=None) -> None:
+    def __init__(
+        self,
+        session: Optional[requests.Session] = None,
+        *,
+        trust_env: bool = True,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self._session = session
         self._trust_env = trust_env
-        self._env = env if trust_env else None
+        self._env: Mapping[str, str] = os.environ if env is None else env
 
-    def _get_session(self):
+    def _get_session(self) -> requests.Session:
         if self._session is None:
             import requests
 
-            s = requests.Session()
-            s.trust_env = self._trust_env and self._env is None  # else: _from_env()
-            self._session = s
+            session = requests.Session()
+            session.trust_env = False  # the route decides proxies and certificates
+            self._session = session
         return self._session
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        way = route(
+            request.url,
+            self._env,
+            trust_env=self._trust_env,
+            follow_redirects=request.allow_redirects,
+        )
+        return self.send(request, way)
+
+    def send(self, request: HttpRequest, way: Route) -> HttpResponse:
+        """Send ``request`` on the route ``way``."""
         import requests
 
         session = self._get_session()
-        proxies = None
-        verify = None
-        if self._env is not None:
-            proxies, verify = _from_env(self._env, request.url)
-        elif self._trust_env:  # the same variables, in the same order, as the stdlib path
-            bundle = ca_bundle(os.environ)
-            verify = bundle[1] if bundle else None
+        proxies = {"http": way.proxy, "https": way.proxy} if way.proxy else {}
+        verify: Union[bool, str] = way.ca[1] if way.ca else True
         try:
             resp = session.request(
                 request.method,
@@ -54,7 +73,7 @@ class RequestsTransport:
                 headers=dict(request.headers),
                 data=request.body,
                 timeout=request.timeout,
-                allow_redirects=request.allow_redirects,
+                allow_redirects=way.follow_redirects,
                 stream=True,
                 verify=verify,
                 proxies=proxies,
@@ -82,22 +101,3 @@ class RequestsTransport:
             resp.close()
         headers = {k.lower(): v for k, v in resp.headers.items()}
         return HttpResponse(status=resp.status_code, headers=headers, body=body)
-
-
-def _from_env(env, url: str):
-    """The proxies and CA bundle requests would take from ``os.environ``, taken from ``env``
-    (lower-case names win, as in urllib); ``NO_PROXY`` applies."""
-    from urllib.request import proxy_bypass_environment
-
-    values = {}
-    for name, value in env.items():
-        low = name.lower()
-        if value and (name == low or low not in values):
-            values[low] = value
-    proxies = {n[:-6]: v for n, v in values.items() if n.endswith("_proxy") and n != "no_proxy"}
-    host = urlsplit(url).netloc.rpartition("@")[2]
-    if proxies and "no_proxy" in values:
-        if proxy_bypass_environment(host, {"no": values["no_proxy"]}):
-            proxies = {}
-    bundle = ca_bundle(env)
-    return proxies, (bundle[1] if bundle else None)

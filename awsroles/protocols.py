@@ -1,0 +1,116 @@
+"""The seams of awsroles: the interfaces a caller (or a test) can replace.
+
+awsroles' own modules import these for type checking only, so importing awsroles never loads
+``typing``; importing this module does. Every one is structural: any object with the methods
+fits, no base class needed.
+
+* :class:`Clock`: the time, the interval clock and sleeping (``clock=``).
+* :class:`Transport`: sends one HTTP request (``transport=``).
+* :class:`CredentialCache`: the store behind the shared cache (``cache=``).
+* :class:`CacheLock`: what ``CredentialCache.lock`` returns.
+* :class:`CredentialSource`: what ``resolve()`` returns and ``install()`` takes.
+* :class:`Provider`: one source in the provider chain (``providers=``).
+* :data:`Prompter`: asks for an MFA code (``prompter=``).
+* :data:`Fetch`: the function a :class:`~awsroles.refresh.sync.RefreshableCredentials` calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Union
+
+from .credentials import Credentials
+from .transport.base import HttpRequest, HttpResponse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from types import TracebackType
+
+    from .context import Context
+    from .providers.base import Applies, NotApplicable
+    from .refresh.policy import Mode
+
+__all__ = [
+    "Clock",
+    "Transport",
+    "CredentialCache",
+    "CacheLock",
+    "CredentialSource",
+    "Provider",
+    "Prompter",
+    "Fetch",
+]
+
+
+class Clock(Protocol):
+    """``now()``: an aware UTC datetime; ``monotonic()``: seconds for measuring intervals;
+    ``sleep()``: used for retry back-off, so tests make it instant."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Transport(Protocol):
+    """Sends one request. Returns the answer whatever its status; raises
+    :class:`awsroles.TransportError` when no answer arrived."""
+
+    def __call__(self, request: HttpRequest, /) -> HttpResponse: ...
+
+
+class CacheLock(Protocol):
+    """A held (or given up) cache lock: ``with cache.lock(key, timeout) as held:``; ``held``
+    is False when the lock could not be had in time and the caller goes on without it."""
+
+    def __enter__(self) -> bool: ...
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
+
+
+class CredentialCache(Protocol):
+    """What the resolver needs from a cache. Keys are :func:`awsroles.cache.key.cache_key`
+    values; entries are the AWS CLI's JSON documents."""
+
+    def load(self, key: str) -> Optional[Dict[str, Any]]: ...
+
+    def store(self, key: str, data: Mapping[str, Any]) -> bool: ...
+
+    def lock(self, key: str, timeout: float = 10.0) -> CacheLock: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def keys(self) -> List[str]: ...
+
+
+class CredentialSource(Protocol):
+    """Anything that hands out a consistent credential set: :class:`awsroles.Credentials`
+    and :class:`awsroles.RefreshableCredentials` both are."""
+
+    @property
+    def method(self) -> str: ...
+
+    def get_frozen_credentials(self) -> Credentials: ...
+
+
+class Provider(Protocol):
+    """One source of the provider chain: ``find`` says, without calling out, whether it
+    applies (:class:`~awsroles.providers.base.Applies`, whose ``load`` fetches) or why not
+    (:class:`~awsroles.providers.base.NotApplicable`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def find(self, ctx: Context) -> Union[Applies, NotApplicable]: ...
+
+
+#: Takes the MFA device's serial number, returns the code the user typed.
+Prompter = Callable[[str], str]
+#: ``fetch(mode, current)``: new credentials; ``current`` is the set held now (or None).
+Fetch = Callable[["Mode", Optional[Credentials]], Credentials]
