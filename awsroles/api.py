@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from typing import Any, Mapping, Optional, Sequence, TextIO
 
     from .config.files import SharedConfig
-    from .protocols import Clock, CredentialCache, CredentialSource, Prompter, Provider, Transport
+    from .protocols import Clock, CredentialCache, CredentialSource, Prompter, Transport
+    from .providers.base import Provider
 
 __all__ = ["resolve", "explain"]
 

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from typing import Any, Mapping, Optional, TextIO, Union
 
     from .config.files import SharedConfig
+    from .credentials import Credentials
     from .protocols import Clock, CredentialCache, Prompter, Transport
+    from .refresh.policy import Fetch
+    from .refresh.sync import RefreshableCredentials
     from .sts.client import StsClient
 
 
@@ -178,7 +181,7 @@ class Services:
     @property
     def transport(self) -> Transport:
         if self._transport is None:
-            from .transport.base import default_transport
+            from .transport import default_transport
 
             self._transport = default_transport()
         return self._transport
@@ -263,6 +266,30 @@ class Context:
         """The selected profile's merged values ({} when it does not exist)."""
         found = self.config.profiles.get(self.profile_name)
         return {} if found is None else found.values
+
+    def refreshable(
+        self,
+        fetch: Fetch,
+        *,
+        method: str,
+        label: str,
+        initial: Optional[Credentials] = None,
+    ) -> RefreshableCredentials:
+        """Credentials refreshed by ``fetch``, with this resolution's clock, refresh windows
+        and background setting."""
+        from .refresh.sync import RefreshableCredentials
+
+        settings = self.settings
+        return RefreshableCredentials(
+            fetch,
+            method=method,
+            clock=self.clock,
+            advisory_timeout=settings.advisory_timeout,
+            mandatory_timeout=settings.mandatory_timeout,
+            initial=initial,
+            background_refresh=settings.background_refresh,
+            label=label,
+        )
 
     def sts_client(self) -> StsClient:
         """One STS client for every hop, configured from the selected profile and the

@@ -9,26 +9,24 @@ fits, no base class needed.
 * :class:`CredentialCache`: the store behind the shared cache (``cache=``).
 * :class:`CacheLock`: what ``CredentialCache.lock`` returns.
 * :class:`CredentialSource`: what ``resolve()`` returns and ``install()`` takes.
-* :class:`Provider`: one source in the provider chain (``providers=``).
 * :data:`Prompter`: asks for an MFA code (``prompter=``).
-* :data:`Fetch`: the function a :class:`~awsroles.refresh.sync.RefreshableCredentials` calls.
+
+A provider of the chain (``providers=``) is :class:`awsroles.providers.base.Provider`; the
+function a :class:`~awsroles.refresh.sync.RefreshableCredentials` calls is
+:data:`awsroles.refresh.policy.Fetch`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Union
-
-from .credentials import Credentials
-from .transport.base import HttpRequest, HttpResponse
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from types import TracebackType
 
-    from .context import Context
-    from .providers.base import Applies, NotApplicable
-    from .refresh.policy import Mode
+    from .credentials import Credentials
+    from .transport.base import HttpRequest, HttpResponse
 
 __all__ = [
     "Clock",
@@ -36,9 +34,7 @@ __all__ = [
     "CredentialCache",
     "CacheLock",
     "CredentialSource",
-    "Provider",
     "Prompter",
-    "Fetch",
 ]
 
 
@@ -99,18 +95,5 @@ class CredentialSource(Protocol):
     def get_frozen_credentials(self) -> Credentials: ...
 
 
-class Provider(Protocol):
-    """One source of the provider chain: ``find`` says, without calling out, whether it
-    applies (:class:`~awsroles.providers.base.Applies`, whose ``load`` fetches) or why not
-    (:class:`~awsroles.providers.base.NotApplicable`)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def find(self, ctx: Context) -> Union[Applies, NotApplicable]: ...
-
-
 #: Takes the MFA device's serial number, returns the code the user typed.
 Prompter = Callable[[str], str]
-#: ``fetch(mode, current)``: new credentials; ``current`` is the set held now (or None).
-Fetch = Callable[["Mode", Optional[Credentials]], Credentials]

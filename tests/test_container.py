@@ -22,7 +22,8 @@ from awsroles.providers.container import (
     resolve_container_uri,
 )
 from awsroles.testing.fake_container import FakeContainerEndpoint
-from awsroles.transport.base import HttpResponse, default_transport
+from awsroles.transport import default_transport
+from awsroles.transport.base import HttpResponse
 from awsroles.transport.stdlib import StdlibTransport
 
 from helpers import check, load, make_context

@@ -73,7 +73,7 @@ def test_multi_hop_chain_with_issued_credentials(sts):
 
 
 def test_unsigned_assume_role_is_rejected(sts):
-    from awsroles.transport.base import default_transport
+    from awsroles.transport import default_transport
 
     body = f"Action=AssumeRole&Version=2011-06-15&RoleArn={ROLE_A}&RoleSessionName=x1".encode()
     response = default_transport()(

@@ -1131,8 +1131,8 @@ def test_errors_never_carry_secrets(serve, transport, refused_port, caplog, fail
 
 
 def test_default_transport_is_stdlib_transport():
-    import awsroles.transport.base
-    from awsroles.transport.base import default_transport
+    import awsroles.transport
+    from awsroles.transport import default_transport
     from awsroles.transport.stdlib import StdlibTransport as Exported
     from awsroles.transport.via_requests import RequestsTransport
 
@@ -1140,7 +1140,7 @@ def test_default_transport_is_stdlib_transport():
     assert RequestsTransport is http_requests.RequestsTransport
     assert isinstance(default_transport(), StdlibTransport)
     assert default_transport() is default_transport()
-    assert "default_transport" in awsroles.transport.base.__all__
+    assert "default_transport" in awsroles.transport.__all__
 
 
 def test_repr_and_close(server, transport):
@@ -1155,7 +1155,7 @@ def test_repr_and_close(server, transport):
 def test_importing_the_module_does_not_import_requests():
     code = (
         "import sys, awsroles.transport.stdlib, awsroles.transport.base; "
-        "awsroles.transport.base.default_transport(); "
+        "awsroles.transport.default_transport(); "
         "sys.exit(1 if 'requests' in sys.modules or 'urllib3' in sys.modules else 0)"
     )
     import subprocess

@@ -13,12 +13,24 @@ from .._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional, Union
+    from typing import Callable, Optional, Protocol, Union
 
     from ..config.model import Plan
+    from ..context import Context
     from ..protocols import CredentialSource
 
     Loaded = Union["CredentialSource", "NotApplicable"]
+
+    class Provider(Protocol):
+        """One source of the provider chain (``providers=``): ``name``, and ``find(ctx)``,
+        which says without calling out whether it applies (:class:`Applies`, whose ``load``
+        fetches) or why not (:class:`NotApplicable`)."""
+
+        @property
+        def name(self) -> str: ...
+
+        def find(self, ctx: Context) -> Union[Applies, NotApplicable]: ...
+
 
 __all__ = ["Applies", "NotApplicable"]
 

@@ -98,7 +98,7 @@ def _transport(ctx: Context) -> Transport:
     """The resolution's transport; the shared default is swapped for one that ignores the
     proxy and CA variables (as botocore does here): the token must never go to a proxy."""
     global _DIRECT
-    from ..transport.base import default_transport
+    from ..transport import default_transport
 
     transport = ctx.services.transport
     if transport is default_transport():
@@ -353,9 +353,8 @@ class ContainerProvider:
         """Fetch now; the credentials refresh by fetching again."""
         first = fetch(Mode.INITIAL, None)
         log.debug("container-role: credentials from %s", fetch.endpoint.display)
-        return RefreshableCredentials.for_context(
+        return ctx.refreshable(
             fetch,
-            ctx,
             method=METHOD,
             initial=first,
             label=f"container credentials ({fetch.endpoint.display})",

@@ -400,9 +400,8 @@ class ImdsProvider:
             new, _ = client.fetch()
             return stability.apply(new, current)
 
-        return RefreshableCredentials.for_context(
+        return ctx.refreshable(
             fetch,
-            ctx,
             method=METHOD,
             initial=first,
             label=f"{METHOD} (EC2 instance metadata, role {role})",

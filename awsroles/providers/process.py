@@ -34,7 +34,6 @@ from ..config.model import ProcessSource
 from ..context import DEFAULT_PROCESS_TIMEOUT
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, InvalidConfigError
-from ..refresh.sync import RefreshableCredentials
 from .process_run import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
 
 TYPE_CHECKING = False
@@ -354,9 +353,8 @@ def run_process(source: ProcessSource, ctx: Any) -> Any:
     def fetch(mode: str, current: Optional[Credentials]) -> Credentials:
         return run_once(source, ctx)
 
-    return RefreshableCredentials.for_context(
+    return ctx.refreshable(
         fetch,
-        ctx,
         method=METHOD,
         initial=creds,
         label=f"credential_process of profile '{source.profile}'",

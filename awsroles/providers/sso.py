@@ -319,9 +319,8 @@ def sso_credentials(source: SsoSource, ctx: Context) -> RefreshableCredentials:
     that calls the portal on first use and again before expiry. Incomplete configuration
     raises :class:`InvalidConfigError` at once."""
     fetcher = SsoFetcher(source, ctx)
-    return RefreshableCredentials.for_context(
+    return ctx.refreshable(
         fetcher,
-        ctx,
         method=METHOD,
         label=f"SSO role {fetcher.role_name} in {fetcher.account_id} (profile '{source.profile}')",
     )

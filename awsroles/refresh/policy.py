@@ -24,10 +24,13 @@ from ..errors import MFADeferred, RefreshError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, Optional
 
     from ..credentials import Credentials
     from ..protocols import Clock
+
+    #: ``fetch(mode, current)``: new credentials; ``current`` is the set held now (or None).
+    Fetch = Callable[["Mode", Optional[Credentials]], Credentials]
 
 __all__ = [
     "State",

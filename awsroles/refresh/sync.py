@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Optional
 
-    from ..context import Context
     from ..credentials import Credentials
-    from ..protocols import Clock, Fetch
+    from ..protocols import Clock
+    from .policy import Fetch
 
 __all__ = ["RefreshableCredentials"]
 
@@ -67,29 +67,6 @@ class RefreshableCredentials:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._scheduled = False  # the parent's worker thread does not exist here
-
-    @classmethod
-    def for_context(
-        cls,
-        fetch: Fetch,
-        ctx: Context,
-        *,
-        method: str,
-        label: str,
-        initial: Optional[Credentials] = None,
-    ) -> RefreshableCredentials:
-        """One built with the resolution's clock, windows and background setting."""
-        settings = ctx.settings
-        return cls(
-            fetch,
-            method=method,
-            clock=ctx.clock,
-            advisory_timeout=settings.advisory_timeout,
-            mandatory_timeout=settings.mandatory_timeout,
-            initial=initial,
-            background_refresh=settings.background_refresh,
-            label=label,
-        )
 
     # --- public API ------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from typing import Callable, List, Optional, Sequence, Tuple, Union
 
     from ..context import Context
-    from ..protocols import CredentialSource, Provider
+    from ..protocols import CredentialSource
+    from ..providers.base import Provider
 
 log = get_logger("awsroles")
 

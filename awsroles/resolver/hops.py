@@ -13,7 +13,6 @@ import time
 
 from .._log import get_logger
 from ..config.model import StaticKeys
-from ..refresh.sync import RefreshableCredentials
 from ..sts.params import AssumeRoleParams, cache_args
 from .cached_fetch import CachedStsFetch, generated_session_name
 
@@ -84,7 +83,7 @@ def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
     for hop in plan.hops:
         fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
         fetcher.lock_factor = 5 if mfa else 1
-        current = RefreshableCredentials.for_context(
-            fetcher, ctx, method=ASSUME_ROLE, label=f"profile '{hop.profile}' ({hop.role_arn})"
+        current = ctx.refreshable(
+            fetcher, method=ASSUME_ROLE, label=f"profile '{hop.profile}' ({hop.role_arn})"
         )
     return current

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from ..config.model import Plan
     from ..context import Context
-    from ..protocols import Provider
+    from ..providers.base import Provider
 
 __all__ = ["render_report"]
 

@@ -74,12 +74,9 @@ class WebIdentityFetcher(CachedStsFetch):
 
 def web_identity_credentials(source: WebIdentitySource, ctx: Context) -> RefreshableCredentials:
     """Deferred: nothing is read or called until the credentials are first used."""
-    from ..refresh.sync import RefreshableCredentials
 
     fetch = WebIdentityFetcher(source, ctx)
-    return RefreshableCredentials.for_context(
-        fetch, ctx, method=fetch.method, label=f"web identity ({source.role_arn})"
-    )
+    return ctx.refreshable(fetch, method=fetch.method, label=f"web identity ({source.role_arn})")
 
 
 def base_source(base: BaseSource, ctx: Context) -> CredentialSource:

@@ -27,7 +27,8 @@ from ..errors import (
     ThrottlingError,
     TransportError,
 )
-from ..transport.base import HttpRequest, default_transport, default_user_agent
+from ..transport import default_transport
+from ..transport.base import HttpRequest, default_user_agent
 from ..transport.retry import Retry, full_jitter, with_retries
 from .params import AssumeRoleParams
 from .sigv4 import sign

@@ -1,11 +1,8 @@
 """The transport seam: one small callable that sends an :class:`HttpRequest`.
 
 Every network call in awsroles goes through a transport (:class:`awsroles.protocols.Transport`)
-so tests can pass an in-memory one (see :mod:`awsroles.testing`). The default transport,
-:class:`~awsroles.transport.stdlib.StdlibTransport`, sends direct requests with
-``http.client`` and hands the rest (a proxy applies, redirects are to be followed) to
-:class:`~awsroles.transport.via_requests.RequestsTransport`; :mod:`.rules` decides which.
-Both are imported on first use, so processes served from the cache import neither.
+so tests can pass an in-memory one (see :mod:`awsroles.testing`). The default one is
+:func:`awsroles.transport.default_transport`.
 
 A transport returns an :class:`HttpResponse` for every HTTP answer, whatever the status, and
 raises :class:`awsroles.errors.TransportError` when no answer arrived (refused, reset, DNS,
@@ -24,15 +21,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple, Union
 
-    from ..protocols import Transport
-    from .stdlib import StdlibTransport
-
     Timeout = Union[float, Tuple[float, float]]
 
 __all__ = [
     "HttpRequest",
     "HttpResponse",
-    "default_transport",
     "default_user_agent",
 ]
 
@@ -87,16 +80,3 @@ def _os_name() -> str:
         return os.uname().sysname.lower() or "other"
     except AttributeError:  # pragma: no cover
         return "other"
-
-
-_DEFAULT: Optional[StdlibTransport] = None
-
-
-def default_transport() -> Transport:
-    """The process-wide default transport (a :class:`~.stdlib.StdlibTransport`)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        from .stdlib import StdlibTransport
-
-        _DEFAULT = StdlibTransport()
-    return _DEFAULT
