@@ -16,8 +16,15 @@ from .errors import *  # noqa: F401,F403  (the exception tree is public)
 from .errors import __all__ as _error_names
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+if TYPE_CHECKING:  # what type checkers see; at run time these load on first use (below)
+    from typing import Any, List
+
+    from .api import explain as explain
+    from .api import resolve as resolve
+    from .integrations.boto3 import boto3_session as boto3_session
+    from .integrations.botocore import botocore_session as botocore_session
+    from .integrations.botocore import install as install
+    from .refresh.sync import RefreshableCredentials as RefreshableCredentials
 
 __version__ = "0.1.0.dev0"
 
@@ -54,5 +61,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

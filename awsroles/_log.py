@@ -12,7 +12,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Dict
 
 __all__ = ["get_logger"]
 
@@ -52,7 +52,7 @@ class _LazyLogger:
             self._get().log(level, msg, *args, **kwargs)
 
 
-_LOGGERS: dict = {}
+_LOGGERS: Dict[str, _LazyLogger] = {}
 
 
 def get_logger(name: str = "awsroles") -> Any:

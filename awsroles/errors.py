@@ -12,7 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Dict, Optional, Tuple, Type
 
 
 __all__ = [
@@ -83,11 +83,11 @@ class AwsRolesError(Exception):
             text = f"{text} {self.hint}"
         return text
 
-    def __reduce__(self):  # keep errors picklable (multiprocessing, pytest-xdist)
+    def __reduce__(self) -> Tuple[Any, ...]:  # picklable (multiprocessing, pytest-xdist)
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
-def _rebuild(cls, state):
+def _rebuild(cls: Type[AwsRolesError], state: Dict[str, Any]) -> AwsRolesError:
     err = cls.__new__(cls)
     err.__dict__.update(state)
     Exception.__init__(err, err._render())
@@ -124,7 +124,7 @@ class CredentialSourceError(InvalidConfigError):
 class SourceProfileCycleError(InvalidConfigError):
     """``source_profile`` links form a loop. ``chain`` holds the profiles in visit order."""
 
-    def __init__(self, message: str, *, chain: tuple[str, ...] = (), **kw) -> None:
+    def __init__(self, message: str, *, chain: tuple[str, ...] = (), **kw: Any) -> None:
         self.chain = tuple(chain)
         super().__init__(message, **kw)
 
@@ -139,7 +139,7 @@ class NoCredentialsError(AwsRolesError):
 class CredentialRetrievalError(AwsRolesError):
     """A provider applied but could not fetch credentials."""
 
-    def __init__(self, message: str, *, provider: Optional[str] = None, **kw) -> None:
+    def __init__(self, message: str, *, provider: Optional[str] = None, **kw: Any) -> None:
         self.provider = provider
         if provider and not message.startswith(provider):
             message = f"{provider}: {message}"
@@ -151,7 +151,9 @@ class TransportError(CredentialRetrievalError):
 
     recoverable = True
 
-    def __init__(self, message: str, *, url: Optional[str] = None, timeout: bool = False, **kw):
+    def __init__(
+        self, message: str, *, url: Optional[str] = None, timeout: bool = False, **kw: Any
+    ) -> None:
         self.url = url
         self.timeout = timeout
         super().__init__(message, **kw)
@@ -178,7 +180,7 @@ class STSError(CredentialRetrievalError):
         status: Optional[int] = None,
         role_arn: Optional[str] = None,
         operation: str = "AssumeRole",
-        **kw,
+        **kw: Any,
     ) -> None:
         self.code = code
         self.sts_message = sts_message

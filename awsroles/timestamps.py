@@ -64,10 +64,14 @@ def parse_timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime:
             m = re.match(_FAST, text)
             groups = m.groups() if m is not None else None
         if groups is not None:
-            *fields, frac, zone = groups
+            year, month, day, hour, minute, second, frac, zone = groups
             try:
                 micro = int(frac.ljust(6, "0")) if frac else 0
-                dt = datetime(*map(int, fields), micro, tzinfo=timezone.utc)  # type: ignore[misc]
+                y, mo, d, h, mi, sec = (
+                    int(part or "") for part in (year, month, day, hour, minute, second)
+                )
+                dt = datetime(y, mo, d, h, mi, sec, micro, tzinfo=timezone.utc)
+                zone = zone or "Z"
                 if zone[0] in "+-":
                     digits = zone[1:].replace(":", "")
                     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))

@@ -81,7 +81,8 @@ def run(out: TextIO = sys.stdout) -> int:
         say(
             f"== Resolved profile 'dev': {sts.count('AssumeRole')} AssumeRole calls (ops, then dev)"
         )
-        say(f"    access key {frozen.access_key[:4]}****, expires {frozen.expiry.isoformat()}")
+        expires = frozen.expiry.isoformat() if frozen.expiry else "never"
+        say(f"    access key {frozen.access_key[:4]}****, expires {expires}")
         say(f"    GetCallerIdentity: {identity['Arn']}")
 
         cache_dir = os.path.join(aws, "cli", "cache")

@@ -25,7 +25,8 @@ from ..credentials import Credentials
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Mapping, Optional
+    from types import FrameType
+    from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = ["child_environment", "run_exec"]
 
@@ -65,13 +66,13 @@ def _profile_region(ctx: Context) -> Optional[str]:
         return None
 
 
-def _wait(proc: subprocess.Popen) -> int:
+def _wait(proc: subprocess.Popen[bytes]) -> int:
     """Wait for ``proc``; Ctrl-C is for the child (it got the SIGINT too), SIGTERM/SIGHUP sent
     to awsroles are passed on to it."""
-    forwarded = {}
+    forwarded: Dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread() and os.name != "nt":
 
-        def forward(signum, frame):  # pragma: no cover - exercised in a subprocess test
+        def forward(signum: int, frame: Optional[FrameType]) -> None:  # pragma: no cover
             try:
                 proc.send_signal(signum)
             except OSError:

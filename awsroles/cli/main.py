@@ -102,14 +102,15 @@ examples:
 }
 
 
-def _sub(sub, name: str, help_text: str, **kw) -> argparse.ArgumentParser:
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
     return sub.add_parser(
         name,
         help=help_text,
         description=help_text[0].upper() + help_text[1:] + ".",
         epilog=_EPILOGS.get(name),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kw,
     )
 
 
@@ -137,7 +138,10 @@ def _parser() -> argparse.ArgumentParser:
 
     exp = _sub(sub, "export", "print credentials for a shell or a file")
     exp.epilog = (
-        "formats:\n" + "".join(f"  {k:<14} {v}\n" for k, v in FORMATS.items()) + "\n" + exp.epilog
+        "formats:\n"
+        + "".join(f"  {k:<14} {v}\n" for k, v in FORMATS.items())
+        + "\n"
+        + (exp.epilog or "")
     )
     exp.add_argument("--profile", "-p", help=_PROFILE_HELP)
     exp.add_argument(

@@ -13,7 +13,7 @@ from .model import Plan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["ROLE_OPTIONS", "apply_role_options"]
 
@@ -45,7 +45,7 @@ def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan
         )
     last = plan.hops[-1]
     name = last.profile
-    changes: dict = {}
+    changes: Dict[str, Any] = {}
     if "policy" in options:
         changes["policy"] = _policy(options["policy"], name)
     if "policy_arns" in options:
@@ -85,7 +85,7 @@ def _policy(value: Any, profile: str) -> str:
     )
 
 
-def _strings(value: Any, key: str, profile: str) -> list:
+def _strings(value: Any, key: str, profile: str) -> List[Any]:
     if (
         isinstance(value, (str, bytes))
         or not isinstance(value, (list, tuple))
@@ -95,7 +95,7 @@ def _strings(value: Any, key: str, profile: str) -> list:
     return list(value)
 
 
-def _tags(value: Any, profile: str) -> tuple:
+def _tags(value: Any, profile: str) -> Tuple[Any, ...]:
     pairs = list(value.items()) if isinstance(value, Mapping) else value
     if isinstance(pairs, (list, tuple)) and all(
         isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)

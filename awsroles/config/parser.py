@@ -30,7 +30,7 @@ from ..errors import ConfigParseError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
+    from typing import Callable, Dict, List, Optional, Tuple
 
 __all__ = [
     "Section",
@@ -366,7 +366,12 @@ def _classify_config(header: str) -> tuple[Optional[str], str]:
     return None, "not a profile: in the config file a profile is [default] or [profile NAME]"
 
 
-def _build(path: str, kind: str, raws: list[_RawSection], classify) -> ParsedFile:
+def _build(
+    path: str,
+    kind: str,
+    raws: list[_RawSection],
+    classify: Callable[[str], tuple[Optional[str], str]],
+) -> ParsedFile:
     parsed = ParsedFile(path=path, kind=kind)
     tables = {PROFILE: parsed.profiles, SSO_SESSION: parsed.sso_sessions, SERVICES: parsed.services}
     classified = [(raw, classify(raw.header)) for raw in raws]

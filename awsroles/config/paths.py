@@ -90,7 +90,7 @@ _WINDOWS_VAR = r"%([^%]+)%|\$(\w+|\{[^}]*\})"
 def _expandvars(path: str, env: Mapping[str, str], windows: bool) -> str:
     """``os.path.expandvars`` against ``env``: unknown variables are left as written."""
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         name = next(g for g in match.groups() if g is not None)
         if name.startswith("{") and name.endswith("}"):
             name = name[1:-1]

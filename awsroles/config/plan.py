@@ -35,7 +35,7 @@ from .model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Dict, List, Optional
 
     from .model import BaseSource
 
@@ -50,14 +50,16 @@ CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 
 
 def _values(profile: Any) -> Mapping[str, str]:
-    return (
+    """A profile's merged values: a plain mapping, or what ``Profile.values`` holds."""
+    values: Mapping[str, str] = (
         profile.values
         if hasattr(profile, "values") and not isinstance(profile, Mapping)
         else profile
     )
+    return values
 
 
-def _key_sections(profile: Any) -> list:
+def _key_sections(profile: Any) -> List[Any]:
     """(file, values, method) for each file's section, in the order botocore's providers
     read static keys: the credentials file (``shared-credentials-file``), then the config
     file (``config-file``). A plain mapping is one credentials-file section."""
@@ -75,7 +77,7 @@ def _key_sections(profile: Any) -> list:
     return out or [(None, _values(profile), "shared-credentials-file")]
 
 
-def _where(profile: Any, key: Optional[str]) -> dict:
+def _where(profile: Any, key: Optional[str]) -> Dict[str, Any]:
     """file/line keyword arguments for an error about ``key`` of ``profile``."""
     origin = getattr(profile, "origin", None)
     if key and callable(origin):
@@ -141,7 +143,7 @@ def _has_static_keys(profile: Any) -> bool:
 def _role_hop(name: str, profile: Any) -> RoleHop:
     vals = _values(profile)
 
-    def where(key: str) -> dict:
+    def where(key: str) -> Dict[str, Any]:
         return _where(profile, key)
 
     return RoleHop(
@@ -286,6 +288,7 @@ def build_plan(
         if credential_source is not None:
             base = NamedSource(_credential_source(name, profile, credential_source), name)
             break
+        assert source_profile is not None  # one of the two is set (checked above)
         if source_profile == name:
             base = static_keys(name, profile) if _has_static_keys(profile) else None
             if base is None:
@@ -334,7 +337,7 @@ def _credential_source(name: str, profile: Any, value: str) -> str:
     )
 
 
-def _cycle(chain: list, profile: Any, name: str) -> SourceProfileCycleError:
+def _cycle(chain: List[str], profile: Any, name: str) -> SourceProfileCycleError:
     return SourceProfileCycleError(
         "source_profile links form a loop: " + " -> ".join(chain) + ".",
         chain=tuple(chain),

@@ -10,7 +10,7 @@ from ..errors import InvalidConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Dict, Optional
 
 
 def _word(value: Any, punctuation: str, longest: int) -> bool:
@@ -23,7 +23,7 @@ def _word(value: Any, punctuation: str, longest: int) -> bool:
     )
 
 
-def duration(raw: Any, profile: Optional[str], where: dict) -> Optional[int]:
+def duration(raw: Any, profile: Optional[str], where: Dict[str, Any]) -> Optional[int]:
     if raw is None:
         return None
     try:
@@ -41,7 +41,7 @@ def duration(raw: Any, profile: Optional[str], where: dict) -> Optional[int]:
     return value
 
 
-def role_arn(value: Any, profile: Optional[str], where: dict) -> str:
+def role_arn(value: Any, profile: Optional[str], where: Dict[str, Any]) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text.startswith("arn:") or len(text) < 20:
         raise InvalidConfigError(
@@ -54,7 +54,9 @@ def role_arn(value: Any, profile: Optional[str], where: dict) -> str:
     return text
 
 
-def session_name(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+def session_name(
+    value: Optional[str], profile: Optional[str], where: Dict[str, Any]
+) -> Optional[str]:
     if value is not None and not _word(value, "_+=,.@-", 64):
         raise InvalidConfigError(
             f"role_session_name {value!r} must be 2 to 64 characters of letters, digits "
@@ -66,7 +68,9 @@ def session_name(value: Optional[str], profile: Optional[str], where: dict) -> O
     return value
 
 
-def external_id(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+def external_id(
+    value: Optional[str], profile: Optional[str], where: Dict[str, Any]
+) -> Optional[str]:
     if value is not None and not _word(value, "_+=,.@:/-", 1224):
         raise InvalidConfigError(
             "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-.",
@@ -77,7 +81,9 @@ def external_id(value: Optional[str], profile: Optional[str], where: dict) -> Op
     return value
 
 
-def mfa_serial(value: Optional[str], profile: Optional[str], where: dict) -> Optional[str]:
+def mfa_serial(
+    value: Optional[str], profile: Optional[str], where: Dict[str, Any]
+) -> Optional[str]:
     if value is not None and len(value.strip()) < 9:
         raise InvalidConfigError(
             f"mfa_serial {value!r} is too short to be an MFA device serial or ARN.",

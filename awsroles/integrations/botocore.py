@@ -38,20 +38,20 @@ class BotocoreCredentials(botocore.credentials.Credentials):
         self._source = source
         self.method = method
 
-    # botocore reads these as attributes; each read goes through awsroles' refresh rules.
-    @property  # type: ignore[override]  # botocore declares plain attributes
-    def access_key(self) -> str:
+    # botocore declares plain attributes; each read here goes through the refresh rules
+    @property
+    def access_key(self) -> str:  # type: ignore[override]
         return self._source.get_frozen_credentials().access_key
 
-    @property  # type: ignore[override]
-    def secret_key(self) -> str:
+    @property
+    def secret_key(self) -> str:  # type: ignore[override]
         return self._source.get_frozen_credentials().secret_key
 
-    @property  # type: ignore[override]
-    def token(self) -> Optional[str]:
+    @property
+    def token(self) -> Optional[str]:  # type: ignore[override]
         return self._source.get_frozen_credentials().token
 
-    @property  # type: ignore[override]
+    @property
     def account_id(self) -> Optional[str]:
         return self._source.get_frozen_credentials().account_id
 

@@ -16,6 +16,7 @@ from ..errors import CredentialRetrievalError, InvalidConfigError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple
+    from urllib.parse import SplitResult
 
 __all__ = [
     "ContainerEndpoint",
@@ -92,7 +93,7 @@ def _relative_url(value: str) -> str:
     return ECS_BASE + value
 
 
-def _shown(parts) -> str:
+def _shown(parts: SplitResult) -> str:
     """scheme://host[:port]/path of a split URL: no user info, no query."""
     host = parts.hostname or ""
     if ":" in host:

@@ -99,7 +99,7 @@ class _Settings:
     def __init__(self, env: Mapping[str, str], profile: Mapping[str, str], name: str) -> None:
         self.env, self.profile, self.profile_name = env, profile, name
 
-    def get(self, names: Tuple[str, str]) -> Tuple[Optional[str], str, dict]:
+    def get(self, names: Tuple[str, str]) -> Tuple[Optional[str], str, Dict[str, Any]]:
         var, key = names
         value = self.env.get(var)
         if isinstance(value, str) and value.strip():
@@ -154,7 +154,7 @@ def url_problem(value: str) -> Optional[str]:
     return None
 
 
-def _mode(value: str, source: str, where: dict) -> str:
+def _mode(value: str, source: str, where: Dict[str, Any]) -> str:
     low = value.lower()
     if low not in _MODES:
         raise InvalidConfigError(
@@ -165,7 +165,7 @@ def _mode(value: str, source: str, where: dict) -> str:
     return low
 
 
-def _timeout(value: Optional[str], where: dict) -> float:
+def _timeout(value: Optional[str], where: Dict[str, Any]) -> float:
     if value is None:
         return DEFAULT_TIMEOUT
     try:
@@ -181,7 +181,7 @@ def _timeout(value: Optional[str], where: dict) -> float:
     return number
 
 
-def _attempts(value: Optional[str], where: dict) -> int:
+def _attempts(value: Optional[str], where: Dict[str, Any]) -> int:
     if value is None:
         return DEFAULT_ATTEMPTS
     if not re.fullmatch(r"\+?\d+", value) or int(value) < 1:
@@ -220,11 +220,13 @@ def resolve_imds_config(
             if raw is None:
                 mode_source = "default"
 
+    configured: Optional[str]
     if endpoint is not None:
-        base, source, where = endpoint, "code", {"key": "endpoint"}
+        configured, source, where = endpoint, "code", {"key": "endpoint"}
     else:
-        base, source, where = s.get(ENDPOINT)
-    if base is not None:
+        configured, source, where = s.get(ENDPOINT)
+    if configured is not None:
+        base = configured
         problem = url_problem(base)
         if problem is not None:
             raise InvalidConfigError(

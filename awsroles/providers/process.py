@@ -38,7 +38,7 @@ from .process_run import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
 log = get_logger("awsroles")
 
@@ -147,7 +147,13 @@ def _scrubbed_tail(run: Run) -> str:
     return text
 
 
-def _start(argv: List[str], env: dict, limit: Optional[float], sink: Any, source) -> Run:
+def _start(
+    argv: List[str],
+    env: Dict[str, str],
+    limit: Optional[float],
+    sink: Any,
+    source: ProcessSource,
+) -> Run:
     program = argv[0]
     try:
         return execute(argv, env, limit, sink)

@@ -12,7 +12,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional
+    from typing import Any, Dict, List, Optional
 
 __all__ = ["split_command", "Run", "execute", "MAX_STDOUT", "TAIL_BYTES"]
 
@@ -137,7 +137,7 @@ def _pump_stdout(pipe: Any, run: Run) -> None:
         pass
 
 
-def execute(argv: List[str], env: dict, timeout: Optional[float], sink: Any) -> Run:
+def execute(argv: List[str], env: Dict[str, str], timeout: Optional[float], sink: Any) -> Run:
     """Run ``argv`` (no shell, stdin inherited) and wait at most ``timeout`` seconds (None:
     no limit), killing it after that. Raises OSError when it cannot be started."""
     proc = subprocess.Popen(  # noqa: S603 - no shell, by design (botocore does the same)
@@ -178,7 +178,8 @@ def execute(argv: List[str], env: dict, timeout: Optional[float], sink: Any) -> 
         if not any(t.is_alive() for t in threads):
             for pipe in (proc.stdout, proc.stderr):
                 try:
-                    pipe.close()
+                    if pipe is not None:
+                        pipe.close()
                 except OSError:
                     pass
     return run

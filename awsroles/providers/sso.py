@@ -157,7 +157,7 @@ def _settings(source: SsoSource) -> Dict[str, str]:
 
 
 def _ms_to_datetime(value: object) -> datetime:
-    if type(value) not in (int, float):
+    if type(value) not in (int, float) or not isinstance(value, (int, float)):
         raise TypeError("expiration is not a number")
     return datetime.fromtimestamp(int(value // 1000), tz=timezone.utc)
 
@@ -244,7 +244,7 @@ class SsoFetcher:
         except (ValueError, UnicodeDecodeError):
             pass
         said = f" ({code}: {portal_message})" if portal_message else f" ({code})" if code else ""
-        where = {"profile": self.profile}
+        where: Dict[str, Any] = {"profile": self.profile}
         target = f"role '{self.role_name}' in account {self.account_id}"
         if status == 401:
             return SsoPortalError(

@@ -32,6 +32,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+    from ..transport.base import HttpResponse
+
 log = get_logger("awsroles")
 
 __all__ = [
@@ -216,7 +218,8 @@ class SsoTokenSource:
                 profile=self.profile,
                 hint=login_hint(self.profile, self.session_name),
             )
-        return data["accessToken"]
+        token: str = data["accessToken"]  # a non-empty string: read_token checked it
+        return token
 
     def _what(self) -> str:
         if self.session_name is not None:
@@ -332,7 +335,7 @@ class SsoTokenSource:
         return new
 
 
-def _error_code(response: Any) -> str:
+def _error_code(response: HttpResponse) -> str:
     header = response.headers.get("x-amzn-errortype", "")
     if header:
         return header.split(":", 1)[0]

@@ -182,9 +182,11 @@ class StsClient:
 
     # -- machinery -------------------------------------------------------------------------
 
-    def _request(self, body: bytes, creds: Optional[Credentials]) -> HttpRequest:
+    def _request(
+        self, body: bytes, creds: Optional[Credentials], region: Optional[str]
+    ) -> HttpRequest:
         headers = {"Content-Type": CONTENT_TYPE}
-        if creds is not None:
+        if creds is not None and region is not None:
             headers = sign(
                 "POST",
                 self._url,
@@ -193,7 +195,7 @@ class StsClient:
                 access_key=creds.access_key,
                 secret_key=creds.secret_key,
                 token=creds.token,
-                region=self.endpoint.signing_region,
+                region=region,
                 service="sts",
                 now=self._clock.now(),
             )
@@ -208,7 +210,8 @@ class StsClient:
         role_arn: Optional[str],
         secrets: Sequence[Optional[str]],
     ) -> Dict[str, Any]:
-        if creds is not None and not self.endpoint.signing_region:
+        region = self.endpoint.signing_region
+        if creds is not None and not region:
             raise InvalidConfigError(
                 f"{op} to {self.endpoint.url} (from {self.endpoint.source}) must be signed for "
                 f"a region, and no region is configured.",
@@ -223,7 +226,7 @@ class StsClient:
         def attempt(number: int) -> Dict[str, Any]:
             log.debug("STS %s at %s (attempt %d of %d)", target, self._url, number, n)
             try:
-                response = transport(self._request(body, creds))
+                response = transport(self._request(body, creds, region))
             except TransportError as exc:
                 log.debug("STS %s: no response (%s)", target, type(exc).__name__)
                 raise Retry(exc) from None
@@ -274,11 +277,11 @@ class StsClient:
             account = account_from_arn(data.get("AssumedRoleUser", {}).get("Arn"))
             if account is not None:
                 data["Credentials"]["AccountId"] = account
-        meta = dict(meta)
-        meta["HTTPStatusCode"] = response.status
-        meta["HTTPHeaders"] = {k.lower(): v for k, v in response.headers.items()}
-        meta["RetryAttempts"] = retries
-        data["ResponseMetadata"] = meta
+        metadata: Dict[str, Any] = dict(meta)
+        metadata["HTTPStatusCode"] = response.status
+        metadata["HTTPHeaders"] = {k.lower(): v for k, v in response.headers.items()}
+        metadata["RetryAttempts"] = retries
+        data["ResponseMetadata"] = metadata
         return data
 
     def _error(
@@ -293,7 +296,7 @@ class StsClient:
         code = code or f"HTTP{response.status}"
         target = f"{op} {role_arn}" if role_arn else op
         detail = message.rstrip(". ") or f"HTTP {response.status}"
-        kw = dict(
+        kw: Dict[str, Any] = dict(
             code=code,
             sts_message=message,
             status=response.status,

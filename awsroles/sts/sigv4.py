@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Mapping, Optional, Tuple
+    from urllib.parse import SplitResult
 
 __all__ = ["sign"]
 
@@ -92,7 +93,7 @@ def sign(
     return out
 
 
-def _headers_to_sign(headers: Mapping[str, str], parts) -> List[Tuple[str, str]]:
+def _headers_to_sign(headers: Mapping[str, str], parts: SplitResult) -> List[Tuple[str, str]]:
     """Lower-cased names, sorted; values trimmed with inner runs of spaces collapsed; repeated
     names joined by commas; ``host`` from the URL unless a Host header is given."""
     values: Dict[str, List[str]] = {}
@@ -105,7 +106,7 @@ def _headers_to_sign(headers: Mapping[str, str], parts) -> List[Tuple[str, str]]
     return [(name, ",".join(values[name])) for name in sorted(values)]
 
 
-def _host(parts) -> str:
+def _host(parts: SplitResult) -> str:
     """botocore's ``_host_from_url``: lower-case, default port dropped, no userinfo."""
     host = parts.hostname or ""
     if ":" in host:

@@ -225,7 +225,8 @@ class StsResponse:
 
     @property
     def request_id(self) -> Optional[str]:
-        return self.data.get("ResponseMetadata", {}).get("RequestId")
+        value = self.data.get("ResponseMetadata", {}).get("RequestId")
+        return value if isinstance(value, str) else None
 
     @property
     def retry_attempts(self) -> int:

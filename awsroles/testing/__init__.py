@@ -25,7 +25,7 @@ Imported lazily, so ``import awsroles.testing`` costs nothing until a name is us
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 __all__ = [
     "local_aws",
@@ -68,5 +68,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import secrets as _secrets
 import threading
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Set
 
 __all__ = ["new_secret", "remember", "find_leaks"]
 
 _LOCK = threading.Lock()
-_KNOWN: set = set()
+_KNOWN: Set[str] = set()
 _MIN_LEN = 12  # shorter values (MFA codes, "s") are too common to look for
 _WORDS = re.compile(r"[A-Za-z0-9_\-+/=.~]{12,}")
 

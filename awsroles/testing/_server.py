@@ -63,7 +63,8 @@ class LocalServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not running; call start() or use 'with'")
-        return self._server.server_address[1]
+        port: int = self._server.server_address[1]
+        return port
 
     @property
     def base_url(self) -> str:
@@ -91,4 +92,5 @@ def as_handled(request: Any) -> Tuple[Any, str, Any]:
 def read_timeout(request: Any) -> Optional[float]:
     """The read timeout of a Transport request (``timeout`` is a number or (connect, read))."""
     timeout = request.timeout
-    return timeout[1] if isinstance(timeout, tuple) else timeout
+    value: Optional[float] = timeout[1] if isinstance(timeout, tuple) else timeout
+    return value

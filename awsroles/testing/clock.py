@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 
 class FrozenClock:
@@ -28,7 +28,7 @@ class FrozenClock:
         self._now = start
         self._mono = 1000.0
         self._lock = threading.Lock()
-        self.slept: list = []
+        self.slept: List[float] = []
 
     def now(self) -> datetime:
         with self._lock:
@@ -97,7 +97,7 @@ class AdvancingClock:
         self._real0 = time.monotonic()
         self._jumped = 0.0  # seconds added by advance()
         self._lock = threading.Lock()
-        self.slept: list = []
+        self.slept: List[float] = []
 
     def _elapsed(self) -> float:
         # one read of the real clock and of the jumps: consistent without holding a lock

@@ -89,6 +89,7 @@ class _Server(FakeHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server: _Server
 
     def _any(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -297,7 +298,9 @@ class FakeIMDS:
         out.setdefault("Content-Type", "text/plain")
         return status, out, body
 
-    def _handle(self, method: str, path: str, headers: Any) -> Tuple[int, dict, bytes, str]:
+    def _handle(
+        self, method: str, path: str, headers: Any
+    ) -> Tuple[int, Dict[str, str], bytes, str]:
         path = path.split("?", 1)[0]
         now = self.clock.now().timestamp()
         token = headers.get(_TOKEN)
@@ -332,7 +335,7 @@ class FakeIMDS:
             body = json.dumps(self._creds, indent=2).encode()
         return 200, {}, body, auth
 
-    def _put_token(self, headers: Any, now: float) -> Tuple[int, dict, bytes]:
+    def _put_token(self, headers: Any, now: float) -> Tuple[int, Dict[str, str], bytes]:
         if self.token_status is not None:
             return self.token_status, {}, b""
         if headers.get("X-Forwarded-For") is not None:

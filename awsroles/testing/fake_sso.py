@@ -174,7 +174,7 @@ class FakeSSOPortal(LocalServer):
 
     def login(
         self,
-        home: Union[str, os.PathLike],
+        home: Union[str, os.PathLike[str]],
         session_name_or_start_url: str,
         *,
         start_url: Optional[str] = None,
@@ -253,7 +253,9 @@ class FakeSSOPortal(LocalServer):
         if method == "GET" and parts.path == "/federation/credentials":
             op = "GetRoleCredentials"
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
-            shown = {k: params.get(k, "") for k in ("role_name", "account_id") if k in params}
+            shown: Dict[str, str] = {
+                k: params.get(k, "") for k in ("role_name", "account_id") if k in params
+            }
             status, doc, known = self._role_credentials(params, lower.get("x-amz-sso_bearer_token"))
         elif method == "POST" and parts.path == "/token":
             op = "CreateToken"
@@ -294,7 +296,9 @@ class FakeSSOPortal(LocalServer):
             expires = self._tokens[token]
         return expires is None or self.clock.now() < expires
 
-    def _role_credentials(self, params: Dict[str, str], token: Optional[str]):
+    def _role_credentials(
+        self, params: Dict[str, str], token: Optional[str]
+    ) -> Tuple[int, Dict[str, Any], bool]:
         if not params.get("role_name") or not params.get("account_id"):
             return 400, _err("InvalidRequestException", "Missing role_name or account_id"), False
         if not self._token_ok(token):
@@ -321,7 +325,7 @@ class FakeSSOPortal(LocalServer):
         }
         return 200, doc, True
 
-    def _create_token(self, body: bytes):
+    def _create_token(self, body: bytes) -> Tuple[int, Dict[str, Any], bool, Dict[str, str]]:
         try:
             req = json.loads(body.decode("utf-8"))
             if not isinstance(req, dict):

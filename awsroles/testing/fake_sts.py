@@ -329,7 +329,7 @@ class FakeSTS(LocalServer):
 
         return send
 
-    def _authenticate(self, h: _Req, body: bytes, m: Optional[re.Match]) -> _Principal:
+    def _authenticate(self, h: _Req, body: bytes, m: Optional[re.Match[str]]) -> _Principal:
         if not h.headers.get("Authorization"):
             raise _fail("no_auth")
         if m is None:

@@ -186,7 +186,7 @@ class LocalAWS:
     def clear_cache(self) -> None:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
 
-    def run(self, args: Any, **kwargs: Any) -> subprocess.CompletedProcess:
+    def run(self, args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """``subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=120)``;
         keyword arguments override those defaults."""
         kwargs.setdefault("env", self.env)
@@ -196,7 +196,7 @@ class LocalAWS:
         kwargs.setdefault("text", True)
         return subprocess.run(args, **kwargs)
 
-    def cli(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run the ``awsroles`` command (as ``python -m awsroles``) in this environment:
         ``aws.cli("export", "--profile", "dev", "--format", "json")``."""
         return self.run([sys.executable, "-m", "awsroles", *args], **kwargs)
@@ -205,7 +205,8 @@ class LocalAWS:
         """What ``aws sso login`` leaves behind, in this HOME (needs ``sso=True``)."""
         if self.sso is None:
             raise RuntimeError("start the fake SSO portal with local_aws(sso=True)")
-        return self.sso.login(self.home, session_name_or_start_url, **kwargs)
+        path: str = self.sso.login(self.home, session_name_or_start_url, **kwargs)
+        return path
 
     def __repr__(self) -> str:
         return f"LocalAWS(home={self.home!r}, sts={self.sts!r})"
@@ -240,7 +241,7 @@ def local_aws(
     imds: FakeOptions = False,
     container: FakeOptions = False,
     sso: FakeOptions = False,
-    home: Union[str, os.PathLike, None] = None,
+    home: Union[str, os.PathLike[str], None] = None,
     inherit_environ: bool = True,
     patch_environ: bool = False,
 ) -> Iterator[LocalAWS]:
@@ -347,8 +348,8 @@ def _patched_environ(env: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
+        for name, old in saved.items():
+            if old is None:
                 os.environ.pop(name, None)
             else:
-                os.environ[name] = value
+                os.environ[name] = old

@@ -85,7 +85,8 @@ class RecordedExchange:
 
 def _data(value: Mapping[str, Any]) -> bytes:
     if "Utf8" in value:
-        return value["Utf8"].encode("utf-8")
+        text: str = value["Utf8"]
+        return text.encode("utf-8")
     if "Base64" in value:
         return base64.b64decode(value["Base64"])
     raise ValueError(f"unknown Data encoding: {sorted(value)}")
@@ -267,7 +268,11 @@ class ReplayTransport:
                 problems.append(f"header {header} sent but not recorded")
             elif expected is not None and actual is None:
                 problems.append(f"header {header} recorded but not sent")
-            elif expected is not None and not self._header_matches(header, actual, expected):
+            elif (
+                expected is not None
+                and actual is not None
+                and not self._header_matches(header, actual, expected)
+            ):
                 shown = "" if header != "content-type" else f" ({actual!r} != {expected[0]!r})"
                 problems.append(f"header {header} differs{shown}")
         if self.check_form_bodies:

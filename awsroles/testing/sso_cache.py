@@ -23,13 +23,13 @@ def _fmt(when: When) -> str:
     return when.strftime(_TIME)
 
 
-def token_cache_path(home: Union[str, os.PathLike], session_name_or_start_url: str) -> str:
+def token_cache_path(home: Union[str, os.PathLike[str]], session_name_or_start_url: str) -> str:
     digest = hashlib.sha1(session_name_or_start_url.encode("utf-8")).hexdigest()
     return os.path.join(os.fspath(home), ".aws", "sso", "cache", digest + ".json")
 
 
 def write_token_cache(
-    home: Union[str, os.PathLike],
+    home: Union[str, os.PathLike[str]],
     session_name_or_start_url: str,
     token: str,
     expires_at: When,

@@ -10,7 +10,7 @@ from .base import HttpRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Iterable, Tuple
 
 __all__ = ["read_body", "collect", "too_large", "CHUNK"]
 
@@ -45,6 +45,7 @@ def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:
     import zlib
 
     url = safe_url(request.url)
+    attempts: Tuple[int, ...]
     if encoding in ("gzip", "x-gzip"):
         attempts = (16 + zlib.MAX_WBITS,)
     elif encoding == "deflate":

@@ -66,7 +66,7 @@ def full_jitter(
 
     def delay(n: int, failure: Retry) -> float:
         start = throttled_base if failure.throttled and throttled_base is not None else base
-        return rng() * min(cap, start * 2 ** (n - 1))
+        return rng() * min(cap, start * 2.0 ** (n - 1))
 
     return delay
 

@@ -85,7 +85,8 @@ def _proxy(url: str, env: Mapping[str, str]) -> Optional[str]:
         proxies: Dict[str, str] = getproxies()
         bypassed = bool(proxy_bypass(host))
     else:
-        from urllib.request import proxy_bypass_environment
+        # typeshed leaves this urllib function out; it is there from Python 3.0 on
+        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
         proxies = _from_variables(env)
         no_proxy = proxies.pop("no", None)
