@@ -24,7 +24,7 @@ from .. import _fork
 from .._log import get_logger
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
-from ..refresh.policy import MANDATORY_WINDOW, advisory_window_for
+from ..refresh.policy import MANDATORY_WINDOW, STATIC_STABILITY_BACKOFF, advisory_window_for
 from ..refresh.sync import RefreshableCredentials
 from ..transport.base import HttpRequest, HttpResponse
 from ..transport.retry import Retry, no_delay, with_retries
@@ -62,7 +62,8 @@ TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "x-aws-ec2-metadata-token"
 TOKEN_MARGIN = 300.0  # a held token is replaced this long before its TTL ends
 MAX_BODY = 64 * 1024
-STABILITY_DELAY = (300.0, 600.0)  # next attempt after extending expired IMDS credentials
+#: Next attempt after extending expired IMDS credentials: static stability's back-off.
+STABILITY_DELAY = STATIC_STABILITY_BACKOFF
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
