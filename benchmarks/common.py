@@ -1,9 +1,14 @@
-"""Shared pieces of the benchmark runner: clean environments, throwaway HOMEs, timing, stats.
+"""Shared pieces of the benchmark runner: the child interpreter, clean environments,
+throwaway HOMEs, timing, stats.
 
-Every child process gets an environment built from scratch (HOME, PATH, PYTHONPATH and the
-AWS variables the measurement needs), so nothing from the caller's shell leaks in, and no
-process can reach beyond 127.0.0.1: instance metadata is disabled unless the measurement points
-it at the local fake, and STS is the local fake through ``AWS_ENDPOINT_URL_STS``.
+Every child process runs :data:`CHILD_PYTHON`: a virtual environment in which awsroles is
+installed from this checkout as a user installs it (a wheel, not an editable install: an
+editable install's import hook runs at every interpreter start, bare ``python -c pass``
+included, and would skew every figure). Each child gets an environment built from scratch
+(HOME, PATH and the AWS variables the measurement needs), so nothing from the caller's shell
+leaks in, and no process can reach beyond 127.0.0.1: instance metadata is disabled unless the
+measurement points it at the local fake, and STS is the local fake through
+``AWS_ENDPOINT_URL_STS``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON = sys.executable
+#: The interpreter of fresh-process measurements; :func:`install_child_python` sets it.
+CHILD_PYTHON = sys.executable
+#: How awsroles is installed for the children (for the report).
+CHILD_INSTALL = "this checkout on PYTHONPATH"
 ACCOUNT = "123456789012"
 BASE_KEY = "AKIABENCHBASE0000001"
 BASE_SECRET = "bench-base-secret-key"
@@ -51,12 +59,40 @@ aws_secret_access_key = {BASE_SECRET}
 """
 
 
+def install_child_python(parent: str) -> str:
+    """Make the children's interpreter: a virtual environment under ``parent`` with awsroles
+    installed from this checkout by ``pip install`` (a wheel built from the source tree), and
+    the runner's own site-packages (botocore, requests, ...) after it, as a plain path: its
+    ``.pth`` files (an editable install's import hook among them) are not run."""
+    global CHILD_PYTHON, CHILD_INSTALL
+    import sysconfig
+
+    venv = os.path.join(parent, "child-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", purelib, ROOT],
+        check=True,
+        capture_output=True,
+    )
+    with open(os.path.join(purelib, "runner-site-packages.pth"), "w") as f:
+        f.write(sysconfig.get_paths()["purelib"] + "\n")
+    CHILD_PYTHON = python
+    CHILD_INSTALL = "a wheel of this checkout, installed with pip into a fresh virtualenv"
+    return python
+
+
 def clean_env(home: str, **extra: str) -> Dict[str, str]:
-    """A child environment from scratch: HOME, PATH, PYTHONPATH, IMDS off, plus ``extra``."""
+    """A child environment from scratch: HOME, PATH, IMDS off, plus ``extra``."""
     env = {
         "HOME": home,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": ROOT,
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_DEFAULT_REGION": REGION,
     }
@@ -131,7 +167,7 @@ def run_child(
     timeout: float = 120.0,
 ) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [*launcher, PYTHON, *flags, "-c", code, *args],
+        [*launcher, CHILD_PYTHON, *flags, "-c", code, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -150,7 +186,7 @@ def time_child(code: str, env: Dict[str, str]) -> Tuple[float, float]:
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [PYTHON, "-c", code],
+            [CHILD_PYTHON, "-c", code],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,

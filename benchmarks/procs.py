@@ -15,8 +15,8 @@ import subprocess
 import time
 from typing import Any, Dict, List
 
+import common
 from common import (
-    PYTHON,
     ROOT,
     ChildFailed,
     cache_entries,
@@ -219,7 +219,7 @@ def _gated_run(code: str, env: Dict[str, str], n: int) -> Dict[str, Any]:
         for _ in range(n):
             procs.append(
                 subprocess.Popen(
-                    [PYTHON, "-c", code, str(ready_w), str(gate_r)],
+                    [common.CHILD_PYTHON, "-c", code, str(ready_w), str(gate_r)],
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,

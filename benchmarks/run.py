@@ -175,6 +175,9 @@ def main(argv: List[str]) -> int:
         # botocore objects made in this process must not read the caller's ~/.aws either
         os.environ["AWS_CONFIG_FILE"] = os.path.join(tmp, "no-config")
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(tmp, "no-credentials")
+        say("installing awsroles (a wheel of this checkout) for the child processes ...")
+        common.install_child_python(tmp)
+        meta["child_install"] = common.CHILD_INSTALL
         try:
             res = measure(only, n, tmp)
         except common.ChildFailed as exc:
