@@ -141,7 +141,7 @@ def resolve_sts_endpoint(
     if region_name in (None, "aws-global") and not (fips or dual):
         why = "no region configured" if region_name is None else "region aws-global"
         return StsEndpoint(GLOBAL_URL, "us-east-1", f"global endpoint ({why})", region_source)
-    if region_name in (None, "aws-global"):
+    if region_name is None or region_name == "aws-global":
         # botocore builds sts-fips.aws-global.amazonaws.com / sts.aws-global.api.aws here,
         # hosts that do not exist; we use us-east-1, where the global endpoint lives.
         region_name, region_source = "us-east-1", region_source or "default (no region)"
