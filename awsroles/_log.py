@@ -1,8 +1,8 @@
 """The ``awsroles`` loggers, without importing ``logging`` on the warm-start path.
 
-``logging`` (with ``traceback``, ``textwrap``, ``string``) costs several milliseconds to
-import. Until something else has imported it, no handler or level can have been configured,
-so DEBUG and INFO records would be dropped anyway: they are skipped without importing it.
+``logging`` (with ``traceback``, ``textwrap``, ``string``) is slow to import. Until something
+else has imported it, no handler or level can have been configured, so DEBUG and INFO records
+would be dropped anyway: they are skipped without importing it.
 WARNING and above always go through ``logging`` (its last-resort handler prints them).
 """
 

@@ -62,7 +62,7 @@ def resolve(
     ``clock``, ``transport`` (HTTP), ``cache`` (a cache object, or None for no cache),
     ``prompter`` (asks for an MFA code; by default the terminal), ``process_stderr`` (where a
     ``credential_process`` writes its stderr), ``config`` (parsed shared files) and
-    ``providers`` (instead of the default chain; see :class:`awsroles.protocols.Provider`).
+    ``providers`` (instead of the default chain; see :class:`awsroles.providers.base.Provider`).
     """
     ctx = Context(
         Settings(

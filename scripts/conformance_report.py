@@ -53,7 +53,7 @@ NOT_DIFFERENTIAL = {
 }
 _DIFFERENTIAL_NAME = re.compile(r"^def (test_\w*(?:botocore|differential)\w*)\(", re.MULTILINE)
 _CASE = re.compile(r"^test_conformance_case\[(?P<suite>[^/\]]+)/(?P<case>.+)\]$")
-#: Suite order on the page (the README's order).
+#: Suite order on the page: the order of tests/conformance/README.md.
 SUITE_ORDER = (
     "profile-parser-tests",
     "file-location-tests",
@@ -199,7 +199,7 @@ def render(results: List[Result]) -> str:
         "exchange consumed), through `awsroles.resolve(...)`, on a clock frozen at the epoch.",
         "Error cases assert an `awsroles.AwsRolesError` of a named class (the vectors' error",
         "strings are the Rust SDK's). *Deviations* are deliberate: the case asserts botocore's",
-        "behaviour instead of the vector's (docs/differences.md, decisions.md §2).",
+        "behaviour instead of the vector's (docs/differences.md).",
         "",
         "## Shared SDK vectors",
         "",

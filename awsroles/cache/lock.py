@@ -2,7 +2,7 @@
 
 On POSIX this is the ``flock(2)`` call that ``filelock.UnixFileLock`` makes, on the same file,
 so processes using either exclude each other; making it directly spares a cold start the
-50 ms that importing filelock costs. Where ``flock`` is not available (Windows, or a file
+import of filelock, which is slow. Where ``flock`` is not available (Windows, or a file
 system that refuses it) the lock is ``filelock.FileLock``, with its fallbacks.
 
 The kernel drops an ``flock`` when its holder dies, so a killed holder never blocks anyone.

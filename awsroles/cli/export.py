@@ -1,8 +1,8 @@
 """Credentials printed for a shell or a tool: ``awsroles export`` and
 ``awsroles credential-process``.
 
-The formats and their names are the AWS CLI v2's ``aws configure export-credentials``
-(decisions §6): the same variables in the same order (``AWS_ACCESS_KEY_ID``,
+The formats and their names are the AWS CLI v2's ``aws configure export-credentials``: the
+same variables in the same order (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, then ``AWS_SESSION_TOKEN`` and ``AWS_CREDENTIAL_EXPIRATION`` when
 present), the same line shapes, and for ``process`` the same two-space-indented Version 1
 JSON. Values are printed bare, as the AWS CLI prints them, when they consist of the characters

@@ -1,7 +1,8 @@
 """The ``awsroles`` command (also ``python -m awsroles``).
 
-Each command lives in its own module (``cli_export``, ``cli_exec``, ``cli_whoami``,
-``cli_cache``); this one parses the command line, dispatches, and turns errors into exit codes:
+Each command lives in its own module of :mod:`awsroles.cli` (:mod:`.export`, :mod:`.exec`,
+:mod:`.whoami`, :mod:`.cache`, :mod:`.demo`); this one parses the command line, dispatches,
+and turns errors into exit codes:
 
 * 0 on success; an ``exec``'d command's own status (127 not found, 126 not executable,
   128+N killed by signal N);

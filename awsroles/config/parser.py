@@ -1,8 +1,8 @@
 """Parser for the shared ``~/.aws/config`` and ``~/.aws/credentials`` files.
 
 The grammar is the one of the cross-SDK profile-parser vectors
-(``tests/conformance/smithy-rs/aws-runtime/test-data/profile-parser-tests.json``), with the
-deviations settled in ``decisions.md`` §2, where botocore keeps a value users rely on:
+(``tests/conformance/smithy-rs/aws-runtime/test-data/profile-parser-tests.json``), except where
+botocore keeps a value users rely on (docs/differences.md, "Profile-file parsing"):
 
 * ``key : value`` is accepted (``:`` is a separator, as in botocore; the first ``=`` or ``:``
   on the line wins).

@@ -1,7 +1,7 @@
 """Turn a profile into a Plan: one base source plus the role hops to assume, in order.
 
 Pure: it reads only the already-parsed profiles (no files, no environment, no network), so
-``explain`` and most tests work on it directly. The rules are botocore's (reference §4.3):
+``explain`` and most tests work on it directly. The rules are botocore's:
 
 * a profile with ``role_arn`` (and no ``web_identity_token_file``) is a role hop whose source is
   ``credential_source`` or ``source_profile``;

@@ -1,6 +1,6 @@
 """Container credentials: ECS task roles and EKS Pod Identity (botocore's ``container-role``).
 
-Configured by the environment only, as botocore does (reference §9):
+Configured by the environment only, as botocore does:
 
 * ``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` (wins when present): ``http://169.254.170.2`` +
   the value, which must start with ``/`` (the query string is kept).

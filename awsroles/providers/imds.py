@@ -1,12 +1,12 @@
 """Credentials from the EC2 instance metadata service (IMDSv2): botocore's ``iam-role`` provider.
 
-Each retrieval is botocore's (reference §8.2): ``PUT latest/api/token``, ``GET
-.../security-credentials/`` (the role name), ``GET .../security-credentials/<role>``, with the
-IMDSv1 fallback, retry rule and outcomes of botocore. Differences (docs: differences from
-botocore): the token is kept per process (:func:`client_for`) until 5 minutes before its TTL, so a
-refresh costs 2 requests, not 3 (a 401 takes one new token); the role name is *not* cached, so an
-instance-profile change is seen at once, as in every SDK. Refresh errors are typed and
-recoverable, so still-valid credentials survive an IMDS outage (botocore loses them, §8.6).
+Each retrieval is botocore's: ``PUT latest/api/token``, ``GET .../security-credentials/``
+(the role name), ``GET .../security-credentials/<role>``, with the IMDSv1 fallback, retry rule
+and outcomes of botocore. Differences (docs/differences.md): the token is kept per process
+(:func:`client_for`) until 5 minutes before its TTL, so a refresh costs 2 requests, not 3 (a 401
+takes one new token); the role name is *not* cached, so an instance-profile change is seen at
+once, as in every SDK. Refresh errors are typed and recoverable, so still-valid credentials
+survive an IMDS outage (botocore raises instead, even in the advisory window).
 Credentials IMDS returns expired or inside the mandatory window are served with an expiry 10-15
 minutes ahead (next attempt after 5-10 minutes) with one warning; botocore extends anything under
 17-25 minutes. Settings are validated (:mod:`.imds_config`) and bodies bounded to 64 KiB.
@@ -334,7 +334,7 @@ class ImdsProvider:
 
     def __init__(self, *, endpoint: Optional[str] = None, mode: Optional[str] = None) -> None:
         self._endpoint, self._mode = endpoint, mode
-        #: Why the last :meth:`load` returned None (for ``explain`` and error messages).
+        #: Why the last load found no credentials (the reason of its NotApplicable answer).
         self.last_reason: Optional[str] = None
 
     def __repr__(self) -> str:

@@ -2,7 +2,7 @@
 the documents IMDS answers with (token TTL, role name, credentials JSON), parsed strictly.
 
 Each setting is read separately: the environment variable if it is set (and not blank), else the
-selected profile's key (botocore's rule, reference §8.1). Invalid values raise
+selected profile's key (botocore's rule). Invalid values raise
 :class:`~awsroles.errors.InvalidConfigError` naming the variable or the key; botocore crashes
 (``int('0.5')``) or silently ignores some of them.
 

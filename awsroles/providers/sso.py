@@ -1,4 +1,4 @@
-"""IAM Identity Center (SSO) role credentials (reference §10.2), METHOD ``sso``.
+"""IAM Identity Center (SSO) role credentials, METHOD ``sso``.
 
 The profile names ``sso_account_id`` and ``sso_role_name``; ``sso_start_url`` and
 ``sso_region`` come from the profile (legacy) or from its ``[sso-session NAME]`` section (the

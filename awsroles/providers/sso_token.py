@@ -1,5 +1,5 @@
-"""The SSO access token that ``aws sso login`` leaves in ``~/.aws/sso/cache`` (reference §5.1,
-§10.2), and its refresh through sso-oidc ``CreateToken``.
+"""The SSO access token that ``aws sso login`` leaves in ``~/.aws/sso/cache``, and its refresh
+through sso-oidc ``CreateToken``.
 
 * File: ``<HOME>/.aws/sso/cache/<sha1>.json``, the SHA-1 of the sso-session name, or of the
   start URL for legacy profiles (no ``sso_session``). ``accessToken`` and ``expiresAt`` are

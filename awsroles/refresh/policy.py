@@ -1,7 +1,7 @@
 """The refresh policy: when held credentials are fresh, stale or invalid, what a refresh may
 return, and what a failed refresh does. Pure: no locks, no threads, no I/O. The thread driver
 (:mod:`.sync`) and any other driver hold a :class:`RefreshState` and follow it, so the rules
-exist once (docs/refresh.md).
+exist once (docs/concepts.md, "Refresh windows").
 
 * **Windows.** Mandatory: 60 s before expiry; inside it a caller waits for a refresh.
   Advisory: chosen from the lifetime the credentials had when obtained (<= 20 min: 5 min,

@@ -2,8 +2,8 @@
 
 This is ``botocore.auth.SigV4Auth`` restricted to what awsroles sends (no query-string
 signing, no presigning, no streaming payloads), written with the standard library so a
-process that must call STS does not pay for importing botocore's signing stack (about
-110 ms, most of a cold start). It produces byte-for-byte the headers botocore produces for
+process that must call STS does not pay for importing botocore's signing stack, a slow
+import on a cold start. It produces byte-for-byte the headers botocore produces for
 the same request, credentials, region and time: ``tests/test_sigv4.py`` checks that against
 ``botocore.auth`` on generated inputs, so botocore stays the reference.
 

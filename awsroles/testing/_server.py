@@ -76,7 +76,7 @@ class LocalServer:
 
 
 def as_handled(request: Any) -> Tuple[Any, str, Any]:
-    """A :data:`awsroles.transport.base.Transport` request as a fake's handler sees an HTTP one: the
+    """A :class:`awsroles.protocols.Transport` request as a fake's handler sees an HTTP one: the
     split URL, the path with its query, and the headers as a case-insensitive
     ``HTTPMessage``. Used by the fakes' in-memory ``transport()``."""
     from http.client import HTTPMessage

@@ -2,7 +2,7 @@
 
 ::
 
-    from awsroles.context import Context
+    from awsroles.context import Context, Services
     from awsroles.providers.container import ContainerProvider
     from awsroles.testing.fake_container import FakeContainerEndpoint
 
@@ -11,14 +11,14 @@
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": fake.url,  # http://127.0.0.1:<port>/v1/credentials
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": "pod-token",
         }
-        creds = ContainerProvider().load(Context(env=env))
+        creds = ContainerProvider().find(Context(services=Services(env=env))).load()
         assert creds.access_key == fake.credentials.access_key
         assert fake.count() == 1 and fake.requests[0].auth == "ok"
         fake.fail_next(2, 503)  # the next two answers are 503s
         fake.rotate()  # a new credential set from now on
 
 Without a socket, ``FakeContainerEndpoint(...).transport()`` answers the same way in memory
-(pass it as ``Context(transport=...)``; any host and scheme reach it, so RELATIVE_URI works).
+(pass it as ``Services(transport=...)``; any host and scheme reach it, so RELATIVE_URI works).
 
 Rules: only ``GET`` (else 405) on :attr:`path` (else 404; the query string is ignored). When a
 token is expected, a request without ``Authorization`` gets 401 and a wrong one 403. Each set
@@ -256,7 +256,7 @@ class FakeContainerEndpoint(LocalServer):
         return json.dumps(doc).encode()
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.transport.base.Transport` answering as the server
+        """An in-memory :class:`awsroles.protocols.Transport` answering as the server
         would, with no socket (the server need not be started)."""
         from ..errors import TransportError
         from ..transport.base import HttpResponse

@@ -349,7 +349,7 @@ class FakeIMDS:
         return 200, {_TTL: raw}, token.encode()
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.transport.base.Transport` answering as the server would (no
+        """An in-memory :class:`awsroles.protocols.Transport` answering as the server would (no
         socket; the server need not be started). ``down`` raises a connection error; ``slow``
         longer than the request's timeout raises a timeout at once."""
         from ..errors import TransportError

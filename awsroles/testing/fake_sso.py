@@ -363,7 +363,7 @@ class FakeSSOPortal(LocalServer):
         return 200, doc, True, shown
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.transport.base.Transport` answering as this server
+        """An in-memory :class:`awsroles.protocols.Transport` answering as this server
         would (the server need not be started)."""
         from ..transport.base import HttpResponse
 

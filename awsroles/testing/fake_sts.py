@@ -304,7 +304,7 @@ class FakeSTS(LocalServer):
         return status, body, request_id
 
     def transport(self) -> Any:
-        """An in-memory :data:`awsroles.transport.base.Transport` answering as this server would,
+        """An in-memory :class:`awsroles.protocols.Transport` answering as this server would,
         with no socket: pass it as ``transport=`` (the server need not be started)."""
         from ..transport.base import HttpResponse
 
