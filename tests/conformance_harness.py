@@ -6,10 +6,11 @@ Reads ONLY the vendored vectors under ``tests/conformance/`` (see its README.md 
   ``<suite>/<case>`` (scenario directories by directory name, table cases by list index).
 * :func:`make_root`, :func:`scenario_env`, :func:`rewrite_config_paths`: a scenario's ``fs/``
   copied into a throwaway root, its absolute paths (``/home``, ``/token.jwt``) rewritten to that
-  root in the environment and inside the shared config files (README §3.2 steps 1-2).
+  root in the environment and inside the shared config files, as the replay instructions in
+  tests/conformance/README.md ask.
 * :func:`frozen_clock`: time frozen at the Unix epoch, as the upstream runner does for its
-  IMDS scenarios (README §3.2 step 4); every recorded credential expires after it, so nothing
-  refreshes and no retry really sleeps.
+  IMDS scenarios (tests/conformance/README.md); every recorded credential expires after it, so
+  nothing refreshes and no retry really sleeps.
 * :func:`scenario_replay`: the recorded traffic as a :class:`ReplayTransport`.
 * :func:`assert_credentials`: compare with a vector's ``Ok`` (expiry at second precision,
   absent keys as None).

@@ -24,7 +24,8 @@ VECTORS = (
 )
 CASES = json.loads(VECTORS.read_text(encoding="utf-8"))["tests"]
 
-# decisions.md §2: where botocore keeps a value users rely on and the vector drops or rejects it.
+# Where botocore keeps a value users rely on and the vector drops or rejects it
+# (docs/differences.md, "Profile-file parsing").
 # case name -> (reason, what awsroles produces instead, as the vector's "config" output).
 DEVIATIONS = {
     "Profile names support alphanumeric characters and - / . % @ _ : +": (
@@ -202,7 +203,7 @@ def test_read_file_unreadable(tmp_path, monkeypatch):
     assert str(path) in str(info.value) and "Permission denied" in str(info.value)
 
 
-# --- syntax details (decisions.md §2 and botocore compatibility) -------------------------------
+# --- syntax details (docs/differences.md and botocore compatibility) --------------------------
 
 
 def test_inline_comments_need_whitespace():
@@ -370,8 +371,8 @@ def test_header_split_matches_shlex(header):
 
 
 def test_long_continuation_blocks_are_joined_once():
-    """Continuation lines are collected and joined once per value: joining per line copied
-    the growing value every time (a 640 kB block took 1.5 s, a 4 MiB file about a minute)."""
+    """Continuation lines are collected and joined once per value: joining per line would copy
+    the growing value every time, quadratic in the block's length."""
     from awsroles.config import parser
 
     text = "[default]\nkey =\n" + "  x = 1\n" * 50_000

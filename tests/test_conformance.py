@@ -17,9 +17,9 @@ One parametrized test replays all suites vendored under tests/conformance/ (READ
 Every case runs as written unless one of three tables names it:
 
 * :data:`SKIPS`: genuinely foreign features, with the reason (the one skip table).
-* :data:`DEVIATIONS`: deliberate differences from the vector (docs/differences.md,
-  decisions.md §2, botocore's behaviour kept); the case asserts botocore's behaviour instead,
-  with botocore itself as the oracle where it can run on the same input.
+* :data:`DEVIATIONS`: deliberate differences from the vector, where botocore's behaviour is
+  kept (docs/differences.md); the case asserts botocore's behaviour instead, with botocore
+  itself as the oracle where it can run on the same input.
 * :data:`BUGS`: library bugs, ``xfail(strict=True)`` until fixed.
 
 Rust error strings are not ours: an error case asserts that an ``awsroles.AwsRolesError`` is
@@ -66,7 +66,8 @@ BY_ID = {case.id: case for case in CASES}
 
 _LOGIN = (
     "login_session (`aws login`) provider: not implemented by awsroles (DPoP-signed token "
-    "refresh under ~/.aws/login/cache; botocore only with botocore[crt]) - README §2.6"
+    "refresh under ~/.aws/login/cache; botocore only with botocore[crt]); out of scope, see "
+    "tests/conformance/README.md"
 )
 
 #: case id -> why it cannot run. Only genuinely foreign features belong here.
@@ -524,8 +525,8 @@ RUNNERS: Dict[str, Callable[[Case, Path], None]] = {
 
 
 def imds_attempts_as_botocore(case: Case, tmp_path: Path) -> None:
-    """botocore makes ONE attempt per IMDS request by default (metadata_service_num_attempts,
-    reference §8.1-8.2); the Rust SDK retries. So after the recorded 503 on the token PUT,
+    """botocore makes ONE attempt per IMDS request by default (metadata_service_num_attempts);
+    the Rust SDK retries. So after the recorded 503 on the token PUT,
     botocore and awsroles fall back to IMDSv1 (a GET without token). With botocore's own
     setting for two attempts the recording replays exactly, for both."""
     recorded = scenario_exchanges(case.data)
@@ -546,7 +547,7 @@ def imds_attempts_as_botocore(case: Case, tmp_path: Path) -> None:
 
 
 def imds_v1_fallback_as_botocore(case: Case, tmp_path: Path) -> None:
-    """A 403 on the token PUT means "no token" to botocore (reference §8.2), which then tries
+    """A 403 on the token PUT means "no token" to botocore, which then tries
     IMDSv1; the Rust SDK stops ("IMDS is disabled"). The v1 GET is answered 403 too (IMDS
     disabled): botocore's IMDS provider finds nothing, so its credential_source =
     Ec2InstanceMetadata fails; awsroles raises the IMDS error, as the vector expects."""
@@ -567,10 +568,10 @@ def _wrap_in_shell(config: str) -> str:
 
 
 def process_without_shell(case: Case, tmp_path: Path) -> None:
-    """credential_process runs without a shell, as in botocore (reference §10.1,
-    docs/providers.md); the Rust SDK runs ``sh -c``. The vector's command needs a shell
-    (a pipe, or the builtin ``exit``): as written it fails, in awsroles and in botocore's
-    ProcessProvider alike. Written as ``sh -c '<command>'`` it gives the vector's result."""
+    """credential_process runs without a shell, as in botocore (docs/providers.md); the Rust
+    SDK runs ``sh -c``. The vector's command needs a shell (a pipe, or the builtin ``exit``):
+    as written it fails, in awsroles and in botocore's ProcessProvider alike. Written as
+    ``sh -c '<command>'`` it gives the vector's result."""
     from botocore.credentials import ProcessProvider
 
     from awsroles.providers.process import CredentialProcessError
@@ -601,15 +602,15 @@ def _parser(reason: str) -> Deviation:
 DEVIATIONS.update(
     {
         "profile-parser-tests/02-profile-names-support-alphanumeric-characters-and": _parser(
-            "decisions.md §2: profile names with characters outside the vectors' set "
+            "docs/differences.md: profile names with characters outside the vectors' set "
             "([profile foo!bar]) are kept and selectable, as botocore keeps them"
         ),
         "profile-parser-tests/16-property-definitions-must-contain-an-equals-sign": _parser(
-            "decisions.md §2: `key : value` is accepted (colon separator), as botocore's "
+            "docs/differences.md: `key : value` is accepted (colon separator), as botocore's "
             "configparser does"
         ),
         "profile-parser-tests/40-invalid-profile-names-are-ignored": _parser(
-            "decisions.md §2: credentials-file [in valid 2] is kept, as botocore keeps it "
+            "docs/differences.md: credentials-file [in valid 2] is kept, as botocore keeps it "
             "([profile in valid] is dropped by both)"
         ),
         "assume-role-tests/26-sso-token-profile-selected": Deviation(

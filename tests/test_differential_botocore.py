@@ -8,7 +8,7 @@ parameters and who signed them) and on the shared state they leave behind (the c
 names). Then each side must be able to use the other's cache without calling STS.
 
 Both sides run on the real clock here (botocore cannot take a frozen one), so the FakeSTS does
-too. Deliberate differences (decisions.md §2/§3) are in the separate tests at the end.
+too. Deliberate differences (docs/differences.md) are in the separate tests at the end.
 """
 
 from __future__ import annotations
@@ -150,8 +150,8 @@ def normalised(calls):
 
 def assert_only_entries_and_locks(home_a, home_b):
     """botocore leaves only ``<key>.json``; awsroles adds a ``<key>.json.lock`` beside each
-    entry (its cross-process lock, decisions: one STS call across processes) and nothing else:
-    no temp file left behind."""
+    entry (its cross-process lock, so that processes on a cold cache make one STS call) and
+    nothing else: no temp file left behind."""
     listed_b = sorted(os.listdir(cache_dir(home_b)))
     assert listed_b == cache_files(home_b)
     extra = set(os.listdir(cache_dir(home_a))) - set(cache_files(home_a))
@@ -166,8 +166,9 @@ def _shape(value):
 
 
 def assert_same_entry_shape(home_a, home_b, name):
-    """decisions §1: the cache file content matches botocore's (one line, no newline, same
-    keys in the same order); §5: awsroles writes ``Expiration`` as ``…Z``, botocore ``…UTC``."""
+    """The cache file content matches botocore's (one line, no newline, same keys in the same
+    order), except ``Expiration``: awsroles writes ``…Z`` (as STS and the AWS CLI write it),
+    botocore ``…UTC``."""
     texts = []
     for home in (home_a, home_b):
         with open(os.path.join(cache_dir(home), name), encoding="utf-8") as f:
@@ -463,7 +464,7 @@ def test_table_covers_the_brief():
 
 def test_mfa_on_two_hops_same_calls_and_prompts(sts, homes, monkeypatch):
     """Two MFA hops: botocore asks the outer profile first, then the inner one, while the inner
-    STS call goes first (reference §4.6). The calls must match; the prompt order is reported."""
+    STS call goes first. The calls must match; the prompt order is reported."""
     home_a, home_b = homes
     config = (
         f"[profile ops]\nrole_arn = {role('MfaInner')}\nsource_profile = base\n"
@@ -538,7 +539,7 @@ def test_env_keys_beat_a_role_profile_selected_by_aws_profile(sts, homes, monkey
     assert normalised(assume_calls(sts)[:1]) == normalised(assume_calls(sts)[1:])
 
 
-# --- deliberate differences (decisions.md §2 and §3) --------------------------------------------
+# --- deliberate differences (docs/differences.md) ----------------------------------------------
 
 
 def _one_profile(homes, body: str, credentials: str = BASE_CREDS) -> None:
@@ -629,7 +630,7 @@ def _entry(access_key: str, expires: datetime) -> str:
 
 
 def test_entry_with_ten_minutes_left_awsroles_uses_botocore_replaces(sts, homes, monkeypatch):
-    """decisions §4: an entry is used unless inside its 1-minute mandatory window (10 minutes
+    """awsroles uses an entry unless inside its 1-minute mandatory window (10 minutes
     left: advisory window 5 minutes, so not even a refresh); botocore needs 15 minutes."""
     home_a, home_b = homes
     _one_profile(homes, f"[profile dev]\nrole_arn = {role('TenMin')}\nsource_profile = base\n")
@@ -647,7 +648,8 @@ def test_entry_with_ten_minutes_left_awsroles_uses_botocore_replaces(sts, homes,
 
 def test_short_duration_awsroles_reuses_the_entry_botocore_calls_again(sts, homes, monkeypatch):
     """duration_seconds = 900: botocore never reuses the entry (it needs 15 minutes left), so
-    every run calls STS; awsroles reuses it (decisions §3/§4). Same call, same file name."""
+    every run calls STS; awsroles reuses it until its 1-minute mandatory window. Same call,
+    same file name."""
     home_a, home_b = homes
     _one_profile(
         homes,
@@ -771,7 +773,7 @@ def test_profile_prefix_in_credentials_file_awsroles_ignores_botocore_keeps(
 
 def test_empty_mfa_serial_is_an_error_on_both_sides(sts, homes, monkeypatch):
     """`mfa_serial =` must not silently turn MFA off: botocore fails (ParamValidationError),
-    awsroles raises a typed error naming the key, before any STS call (decisions §1.2)."""
+    awsroles raises a typed error naming the key, before any STS call."""
     home_a, home_b = homes
     _one_profile(
         homes,
@@ -786,8 +788,8 @@ def test_empty_mfa_serial_is_an_error_on_both_sides(sts, homes, monkeypatch):
 
 
 def test_empty_duration_seconds_is_a_typed_error(sts, homes, monkeypatch):
-    """Reference §4.1: botocore silently drops an empty duration_seconds like any value that
-    does not parse; decisions §3: awsroles raises a typed error naming the key."""
+    """botocore silently drops an empty duration_seconds like any value that does not parse;
+    awsroles raises a typed error naming the key."""
     home_a, home_b = homes
     _one_profile(
         homes,

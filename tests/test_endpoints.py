@@ -1,4 +1,4 @@
-"""STS endpoint choice: a differential test against botocore's own sts client (reference §4.7).
+"""STS endpoint choice: a differential test against botocore's own sts client.
 
 For each case the same settings go to botocore (env + a temporary config file) and to
 resolve_sts_endpoint; botocore's real request is captured with a before-send hook, so the URL

@@ -1,4 +1,4 @@
-"""explain() output and the README demo."""
+"""explain() output and the ``awsroles demo`` command."""
 
 import io
 

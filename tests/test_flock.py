@@ -369,7 +369,7 @@ def test_cross_process_exclusion(tmp_path, holder):
         acquire(str(path), 0.3)
     assert 0.25 <= time.monotonic() - start < 2.0
     _stop(proc)
-    # and now the other direction: we hold it, another process using _flock waits out
+    # and the other direction: we hold it, another process using awsroles.cache.lock waits out
     _assert_we_exclude("ours", path, acquire(str(path), 2.0))
 
 

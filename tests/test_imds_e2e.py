@@ -1,5 +1,5 @@
-"""IMDS over real sockets: FakeIMDS on 127.0.0.1 with the default (requests) transport, and a
-differential run of botocore's own chain against the same fake.
+"""IMDS over real sockets: FakeIMDS on 127.0.0.1 with the default transport (``http.client``),
+and a differential run of botocore's own chain against the same fake.
 
 botocore cannot take a frozen clock, so the fake runs on the real one. Measured request counts
 (first fetch, then each refresh): botocore 3 and 3 (a new token every retrieval), awsroles 3 and
@@ -132,8 +132,8 @@ def test_differential_against_botocore(env, imds):
 
 
 def test_differential_outage_during_refresh(env, imds):
-    """botocore loses still-valid credentials when IMDS fails in the advisory window (§8.6);
-    awsroles keeps serving them."""
+    """When IMDS fails in the advisory window, botocore raises although the credentials it
+    holds are still valid; awsroles keeps serving them."""
     import botocore.exceptions
     from botocore.credentials import _local_now
 

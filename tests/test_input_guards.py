@@ -1,7 +1,8 @@
-"""Regressions for defects found in review of the providers and the command line."""
+"""Guards at the edges of the providers and the command line: a FIFO planted where a token
+file should be, an sso_region that is not a region name, PowerShell's typographic quotes, and a
+process_timeout that is not a number."""
 
 import os
-import signal  # noqa: F401 - used by the exec test's child
 import threading
 
 import pytest

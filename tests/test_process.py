@@ -1,4 +1,4 @@
-"""credential_process: botocore's rules (reference §10.1) plus pass-through stderr, a timeout,
+"""credential_process: botocore's rules plus pass-through stderr, a timeout,
 typed errors that never echo stdout, and the recursion guard."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (tests/conformance/smithy-rs/aws-config/test-data/profile-provider/credential_process*).
 
 The Rust SDK runs credential_process through ``sh -c``; botocore (and awsroles) run it without
-a shell (reference §10.1). Two scenarios pipe ``echo … | base64 --decode`` and one runs the
+a shell. Two scenarios pipe ``echo … | base64 --decode`` and one runs the
 shell builtin ``exit 1``, so as written they cannot succeed without a shell. That is a
 documented deviation (docs/differences.md): for those, the test asserts what botocore does
 with the same command (it fails too), and then runs the scenario with the command wrapped as

@@ -225,7 +225,7 @@ def test_repr_has_no_secrets():
     assert "secret1" not in text and "token1" not in text
 
 
-# --- regressions from review ------------------------------------------------------------------
+# --- invalidation, back-off and error memory at their edges -----------------------------------
 
 
 def test_invalidate_then_outage_backs_off_instead_of_hammering():

@@ -1,4 +1,4 @@
-"""SSO role credentials (reference §10.2) against the fake portal and CLI-shaped token caches,
+"""SSO role credentials against the fake portal and CLI-shaped token caches,
 the SDK scenarios under tests/conformance, and botocore as an oracle."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_role_credentials(home, clock, portal, profile, key):
     assert portal.calls[0].token_known
 
 
-def test_token_file_names_follow_the_reference():
+def test_token_file_names_are_botocores_sha1_keys():
     assert token_cache_key("my-sso", START) == "0ad374308c5a4e22f723adf10145eafad7c4031c"
     assert token_cache_key(None, START) == __import__("hashlib").sha1(START.encode()).hexdigest()
 

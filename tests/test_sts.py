@@ -832,7 +832,7 @@ def test_import_is_cheap():
 
 def test_cold_start_imports_no_botocore_requests_or_filelock():
     """The path that calls STS (empty cache) signs, sends and locks with the standard library:
-    botocore, requests, urllib3 and filelock stay unloaded (P2 of the benchmarks)."""
+    botocore, requests, urllib3 and filelock stay unloaded (benchmark P2, the cold start)."""
     from awsroles.testing import local_aws
 
     code = (

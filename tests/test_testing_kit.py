@@ -24,7 +24,7 @@ def _entry_point_installed() -> bool:
     return any(ep.name == "awsroles" for ep in group)
 
 
-if not _entry_point_installed():  # installed before the plugin existed: its fixtures, here
+if not _entry_point_installed():  # metadata without the pytest11 entry point: its fixtures, here
     from awsroles.testing import pytest_plugin as _plugin
 
     globals().update(
@@ -286,7 +286,7 @@ def test_plugin_is_registered_by_its_entry_point(request):
     import awsroles.testing.pytest_plugin as plugin
 
     if not _entry_point_installed():
-        pytest.skip("awsroles was installed before its pytest11 entry point: pip install -e .")
+        pytest.skip("awsroles is installed without its pytest11 entry point: pip install -e .")
     assert request.config.pluginmanager.get_plugin("awsroles") is plugin
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "pyproject.toml")) as f:
         assert '[project.entry-points.pytest11]\nawsroles = "awsroles.testing.pytest_plugin"' in (

@@ -1,6 +1,6 @@
-"""What the warm path (a valid cache entry) loads, and the string checks that replace
-regexes elsewhere. Timings are the benchmark's business (benchmarks/, P1): these tests check
-equivalence and what gets loaded."""
+"""What the warm path (a valid cache entry) loads, and the string checks used instead of
+regexes elsewhere. Timings are the benchmarks' business (P1, the warm start, in
+benchmarks/procs.py): these tests check equivalence and what gets loaded."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # --- what the warm path loads ---------------------------------------------------------------
 
 
-#: awsroles modules a cached role profile named in code does not need (as in P1).
+#: awsroles modules a cached role profile named in code does not need (benchmark P1's case).
 _NOT_ON_THE_WARM_PATH = (
     "awsroles.refresh.background",  # only an advisory-window refresh schedules work
     "awsroles.providers.env",  # a profile named in code drops the env provider
@@ -36,7 +36,7 @@ _STDLIB_NOT_ON_THE_WARM_PATH = ("typing", "logging", "http.client", "ssl", "urll
 
 
 def test_warm_start_loads_no_typing_http_or_refresh_code():
-    """A resolve served from the cache (P1 of the benchmarks) loads neither ``typing``
+    """A resolve served from the cache (benchmark P1) loads neither ``typing``
     (annotations are for type checkers only), the HTTP stack nor logging, nor the awsroles
     modules only a refresh or another kind of profile needs."""
     from awsroles.testing import local_aws
@@ -68,9 +68,9 @@ def test_warm_start_loads_no_typing_http_or_refresh_code():
     assert warm.stdout.splitlines() == ["[]", "[]"], warm.stdout
 
 
-# --- regexes replaced by string checks ------------------------------------------------------
+# --- string checks used instead of regexes --------------------------------------------------
 
-_HEADER = r"\[(?P<name>.*)\]\s*(?:[#;].*)?\Z"  # what the parser matched before
+_HEADER = r"\[(?P<name>.*)\]\s*(?:[#;].*)?\Z"  # configparser's greedy SECTCRE
 
 
 @settings(max_examples=1000, deadline=None)
@@ -103,7 +103,7 @@ def test_word_check_is_the_fullmatch_regex(value, rule):
 
 
 def test_session_name_with_a_trailing_newline_is_refused():
-    """The old ``^...$`` check let ``name\\n`` through (``$`` matches before a final newline);
+    """A ``^...$`` regex would let ``name\\n`` through (``$`` matches before a final newline);
     STS would refuse it later with a vaguer error."""
     from awsroles.config.validate import session_name
     from awsroles.errors import InvalidConfigError
@@ -115,7 +115,7 @@ def test_session_name_with_a_trailing_newline_is_refused():
 
 def test_header_name_is_linear_on_lines_full_of_brackets():
     """A hostile header like ``[]x]x]x...`` is one pass, not one copy of the line per ``]``
-    (200 000 of them took about a second before). Counted in character visits, not time."""
+    (quadratic in the line's length). Counted in character visits, not time."""
     from awsroles.config import parser
 
     line = "[" + "]x" * 20_000
