@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Optional
 
 import pytest
 
@@ -157,11 +158,18 @@ def test_errors_in_a_real_process(env):
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
 
 
+def console_script(path: str) -> Optional[str]:
+    """The ``awsroles`` console script: the one installed beside this interpreter (a venv's
+    bin/ need not be on PATH), then the first on ``path``."""
+    beside = shutil.which("awsroles", path=os.path.dirname(sys.executable))
+    return beside or shutil.which("awsroles", path=path)
+
+
 def test_version_via_module_and_console_script(env):
     import awsroles as pkg
 
     assert awsroles(env, "--version").stdout.strip() == f"awsroles {pkg.__version__}"
-    script = shutil.which("awsroles", path=env["PATH"])
+    script = console_script(env["PATH"])
     if script is None:
         pytest.skip("the awsroles console script is not installed")
     out = subprocess.run([script, "--version"], env=env, capture_output=True, text=True)
