@@ -66,9 +66,14 @@ print(json.dumps({"ok": ok, "typed": typed, "other": other, "resolves": resolves
 
 
 def run(processes: int = 64, seconds: float = 45.0) -> dict:
+    """One soak run in a throwaway HOME, removed afterwards; returns the figures."""
+    with tempfile.TemporaryDirectory(prefix="awsroles-soak-") as home:
+        return _run(home, processes, seconds)
+
+
+def _run(home: str, processes: int, seconds: float) -> dict:
     from awsroles.testing.fake_sts import FakeSTS
 
-    home = tempfile.mkdtemp(prefix="awsroles-soak-")
     os.makedirs(os.path.join(home, ".aws"))
     with open(os.path.join(home, ".aws", "config"), "w") as f:
         f.write(
@@ -91,45 +96,52 @@ def run(processes: int = 64, seconds: float = 45.0) -> dict:
         allowance = 5.0 + processes * 0.1  # time for every interpreter to start
         start_at = time.time() + allowance
         deadline = start_at + seconds
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(deadline), gate],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(processes)
-        ]
-        time.sleep(max(0.0, start_at - time.time()))
-        begin = time.time()
-        with open(gate, "w") as f:
-            f.write("go")
-
+        procs: list = []
         faults = {"bursts": 0}
         stop = threading.Event()
+        try:
+            for _ in range(processes):
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", WORKER, str(deadline), gate],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            time.sleep(max(0.0, start_at - time.time()))
+            begin = time.time()
+            with open(gate, "w") as f:
+                f.write("go")
 
-        def inject() -> None:  # a burst of 503s or throttling every ~4 s
-            n = 0
-            while not stop.wait(4.0):
-                n += 1
-                if n % 2:
-                    sts.fail_next(3, status=503, code="ServiceUnavailable", action="AssumeRole")
-                else:
-                    sts.throttle_next(3, action="AssumeRole")
-                faults["bursts"] += 1
+            def inject() -> None:  # a burst of 503s or throttling every ~4 s
+                n = 0
+                while not stop.wait(4.0):
+                    n += 1
+                    if n % 2:
+                        sts.fail_next(3, status=503, code="ServiceUnavailable", action="AssumeRole")
+                    else:
+                        sts.throttle_next(3, action="AssumeRole")
+                    faults["bursts"] += 1
 
-        injector = threading.Thread(target=inject, daemon=True)
-        injector.start()
-        results, failures = [], []
-        for p in procs:
-            out, err = p.communicate(timeout=seconds + 120)
-            if p.returncode != 0:
-                failures.append(err[-500:])
-                continue
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        stop.set()
-        elapsed = time.time() - begin
+            injector = threading.Thread(target=inject, daemon=True)
+            injector.start()
+            results, failures = [], []
+            for p in procs:
+                out, err = p.communicate(timeout=seconds + 120)
+                if p.returncode != 0:
+                    failures.append(err[-500:])
+                    continue
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            elapsed = time.time() - begin
+        finally:
+            # On an error, no worker may outlive the run (or write into the HOME being removed).
+            stop.set()
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.communicate()
 
         cache_dir = os.path.join(home, ".aws", "cli", "cache")
         corrupt, entries = 0, 0
