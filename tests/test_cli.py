@@ -392,7 +392,7 @@ def test_every_help_has_examples(command, capsys):
     assert "examples:\n" in out and "awsroles " in out.split("examples:\n", 1)[1]
 
 
-def test_explain_still_works(home, capsys):
+def test_explain_prints_the_plan_and_exits_2_for_an_unknown_profile(home, capsys):
     code, out, _ = run(capsys, "explain", "--profile", "dev")
     assert code == 0 and "AssumeRole " + role("Dev") in out
     assert run(capsys, "explain", "-p", "nope")[0] == 2
