@@ -73,8 +73,8 @@ class Record:
         cls._factories = factories
         cls._hidden = frozenset(cls.__dict__.get("_hidden", cls._hidden))
         cls._frozen = frozen
-        if not frozen:
-            cls.__hash__ = None  # type: ignore[assignment]  # mutable: not hashable
+        if not frozen:  # mutable: not hashable
+            type.__setattr__(cls, "__hash__", None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields

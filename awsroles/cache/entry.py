@@ -117,7 +117,7 @@ def parse_entry(raw: bytes, key: str, where: str) -> Optional[Dict[str, Any]]:
         logger.debug("credential cache miss for %s in %s: not valid JSON", key, where)
         return None
     reason = _invalid_reason(data)
-    if reason is not None:
+    if reason is not None or not isinstance(data, dict):
         logger.debug("credential cache miss for %s in %s: %s", key, where, reason)
         return None
-    return data  # type: ignore[no-any-return]  # a dict, checked by _invalid_reason
+    return data

@@ -301,25 +301,29 @@ def parse_output(stdout: bytes, source: ProcessSource) -> Credentials:
             source,
         )
 
-    def text_field(name: str, required: bool) -> Optional[str]:
+    def optional(name: str) -> Optional[str]:
         value = doc.get(name)
-        if value is None:
-            if required:
-                raise _bad(f"the command's output is missing the required key {name!r}.", source)
-            return None
-        if not isinstance(value, str) or (required and not value):
+        if value is not None and not isinstance(value, str):
             raise _bad(f"{name} in the command's output must be a non-empty string.", source)
         return value
 
-    access_key = text_field("AccessKeyId", True)
-    secret_key = text_field("SecretAccessKey", True)
-    token = text_field("SessionToken", False) or None
-    raw_expiry = text_field("Expiration", False)
-    account_id = text_field("AccountId", False) or source.account_id
+    def required(name: str) -> str:
+        value = optional(name)
+        if value is None:
+            raise _bad(f"the command's output is missing the required key {name!r}.", source)
+        if not value:
+            raise _bad(f"{name} in the command's output must be a non-empty string.", source)
+        return value
+
+    access_key = required("AccessKeyId")
+    secret_key = required("SecretAccessKey")
+    token = optional("SessionToken") or None
+    raw_expiry = optional("Expiration")
+    account_id = optional("AccountId") or source.account_id
     expiry = _parse_expiration(raw_expiry, source) if raw_expiry else None
     return Credentials(
-        access_key=access_key,  # type: ignore[arg-type]
-        secret_key=secret_key,  # type: ignore[arg-type]
+        access_key=access_key,
+        secret_key=secret_key,
         token=token,
         expiry=expiry,
         account_id=account_id,
@@ -347,8 +351,8 @@ def run_process(source: ProcessSource, ctx: Any) -> Any:
             source.profile,
         )
         creds = run_once(source, ctx)
-        if _expired(creds, ctx):
-            when = creds.expiry.isoformat()  # type: ignore[union-attr]
+        if creds.expiry is not None and _expired(creds, ctx):
+            when = creds.expiry.isoformat()
             raise CredentialProcessError(
                 f"the command returned credentials that had already expired (at {when}), "
                 "twice in a row.",

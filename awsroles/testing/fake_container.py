@@ -198,8 +198,10 @@ class FakeContainerEndpoint(LocalServer):
 
     def _serving(self) -> Credentials:
         current = self._current
-        if current is None or (
-            (current.expiry - self.clock.now()).total_seconds() < self.rotate_within  # type: ignore[operator]
+        if (
+            current is None
+            or current.expiry is None
+            or (current.expiry - self.clock.now()).total_seconds() < self.rotate_within
         ):
             current = self._current = self._new_set()
         return current
@@ -249,7 +251,7 @@ class FakeContainerEndpoint(LocalServer):
             "AccessKeyId": creds.access_key,
             "SecretAccessKey": creds.secret_key,
             "Token": creds.token,
-            "Expiration": creds.expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),  # type: ignore[union-attr]
+            "Expiration": (creds.expiry or self.clock.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         if creds.account_id is not None:
             doc["AccountId"] = creds.account_id

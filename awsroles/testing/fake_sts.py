@@ -43,6 +43,7 @@ from ._sts_wire import (
     _ok_xml,
     _signature_ok,
     _StsError,
+    _validation,
     assume_role_xml,
     caller_xml,
     check_common,
@@ -352,7 +353,10 @@ class FakeSTS(LocalServer):
         return principal
 
     def _issue(self, role_arn: str, session: str, duration: int) -> Tuple[_Principal, str]:
-        acct, role_name = ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
+        match = ROLE_ARN.match(role_arn)
+        if match is None:  # check_common refuses such an ARN before this is reached
+            raise _validation(role_arn, "roleArn", "a role ARN")
+        acct, role_name = match.groups()
         now = self.clock.now()
         expires = now + timedelta(seconds=duration)
         with self._lock:
