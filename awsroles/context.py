@@ -32,19 +32,8 @@ if TYPE_CHECKING:
     from .sts.client import StsClient
 
 
-__all__ = ["Settings", "Services", "Context", "DEFAULT_CACHE", "ROLE_OPTIONS"]
+__all__ = ["Settings", "Services", "Context", "DEFAULT_CACHE"]
 
-#: The keyword names ``role_options`` may hold (AssumeRole options for the selected role).
-ROLE_OPTIONS = (
-    "policy",
-    "policy_arns",
-    "tags",
-    "transitive_tag_keys",
-    "source_identity",
-    "duration_seconds",
-    "role_session_name",
-    "external_id",
-)
 #: The lock timeout when none is given (seconds).
 DEFAULT_LOCK_TIMEOUT = 60.0
 #: Seconds a credential_process may run when no timeout is given: generous, because helpers
@@ -81,8 +70,8 @@ class Settings(Record):
     ``background_refresh``: refresh inside the advisory window on a background thread (False:
     inline, on the caller's thread). ``lock_timeout``: seconds to wait for another process's
     refresh of the same cache entry. ``role_options``: AssumeRole options for the selected
-    profile's role (see :data:`ROLE_OPTIONS`). ``process_timeout``: seconds a
-    ``credential_process`` may run (None: 300; 0 or infinity: no limit).
+    profile's role (see :data:`awsroles.config.options.ROLE_OPTIONS`). ``process_timeout``:
+    seconds a ``credential_process`` may run (None: 300; 0 or infinity: no limit).
     """
 
     profile: Optional[str] = None
@@ -130,21 +119,11 @@ def _process_timeout(value: object) -> Optional[float]:
 
 
 def _role_options(value: object) -> Mapping[str, Any]:
-    from collections.abc import Mapping
     from types import MappingProxyType
 
-    if not isinstance(value, Mapping):
-        raise InvalidConfigError(
-            f"role_options must be a dict of AssumeRole options, got {type(value).__name__}.",
-            key="role_options",
-        )
-    options = dict(value)
-    unknown = sorted(str(k) for k in options if k not in ROLE_OPTIONS)
-    if unknown:
-        raise InvalidConfigError(
-            f"unknown role option(s) {', '.join(unknown)}; valid: {', '.join(ROLE_OPTIONS)}."
-        )
-    return MappingProxyType(options)
+    from .config.options import checked_names
+
+    return MappingProxyType(checked_names(value))
 
 
 class Services:

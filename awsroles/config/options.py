@@ -29,14 +29,27 @@ ROLE_OPTIONS = (
 )
 
 
-def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan:
-    if not options:
-        return plan
-    unknown = sorted(set(options) - set(ROLE_OPTIONS))
+def checked_names(value: object) -> Dict[str, Any]:
+    """``value`` as a dict of role options; InvalidConfigError when it is not a mapping or
+    names an option that does not exist (the values are checked when applied to a plan)."""
+    if not isinstance(value, Mapping):
+        raise InvalidConfigError(
+            f"role_options must be a dict of AssumeRole options, got {type(value).__name__}.",
+            key="role_options",
+        )
+    unknown = sorted(str(k) for k in value if k not in ROLE_OPTIONS)
     if unknown:
         raise InvalidConfigError(
             f"unknown role option(s) {', '.join(unknown)}; valid: {', '.join(ROLE_OPTIONS)}."
         )
+    return dict(value)
+
+
+def apply_role_options(plan: Plan, options: Optional[Mapping[str, Any]]) -> Plan:
+    """``plan`` with ``options`` applied to its last hop (the selected profile's role)."""
+    if not options:
+        return plan
+    options = checked_names(options)
     if not plan.hops:
         raise InvalidConfigError(
             "role options were given, but the profile assumes no role.",
