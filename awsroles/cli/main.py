@@ -39,7 +39,7 @@ examples:
 Run `awsroles COMMAND --help` for the options and examples of each command.
 """
 
-_PROFILE_HELP = "profile to use (default: AWS_PROFILE, AWS_DEFAULT_PROFILE or 'default')"
+_PROFILE_HELP = "profile to use (default: AWS_DEFAULT_PROFILE, AWS_PROFILE or 'default')"
 
 _EPILOGS = {
     "demo": """\
