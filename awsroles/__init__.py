@@ -1,7 +1,7 @@
 """awsroles: AWS credentials from IAM roles, the way the AWS CLI resolves and caches them.
 
 The public face only. Everything heavy (config parsing, HTTP, botocore signing) is imported
-on first use, so ``import awsroles`` is cheap::
+on first use, so ``import awsroles`` is cheap:
 
     import awsroles
     creds = awsroles.resolve(profile="dev")          # refreshable credentials

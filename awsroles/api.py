@@ -1,6 +1,6 @@
 """``awsroles.resolve`` and ``awsroles.explain``: what the caller chose becomes a
-:class:`~awsroles.context.Settings` record and the services it talks to a
-:class:`~awsroles.context.Services` object; the provider chain runs on both."""
+``Settings`` record and the services it talks to a
+``Services`` object; the provider chain runs on both."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def resolve(
     ``AWS_DEFAULT_PROFILE`` / ``AWS_PROFILE`` / ``default``, then the container and instance
     metadata).
 
-    Returns :class:`awsroles.Credentials` for long-lived keys, or
-    :class:`awsroles.RefreshableCredentials` for temporary ones; both have
+    Returns ``awsroles.Credentials`` for long-lived keys, or
+    ``awsroles.RefreshableCredentials`` for temporary ones; both have
     ``get_frozen_credentials()``.
 
     What to resolve: ``region`` and ``sts_endpoint_url`` (where STS calls go; by default the
@@ -62,7 +62,7 @@ def resolve(
     ``clock``, ``transport`` (HTTP), ``cache`` (a cache object, or None for no cache),
     ``prompter`` (asks for an MFA code; by default the terminal), ``process_stderr`` (where a
     ``credential_process`` writes its stderr), ``config`` (parsed shared files) and
-    ``providers`` (instead of the default chain; see :class:`awsroles.providers.base.Provider`).
+    ``providers`` (instead of the default chain; see ``awsroles.providers.base.Provider``).
     """
     ctx = Context(
         Settings(
@@ -110,7 +110,7 @@ def explain(
 ) -> str:
     """A readable account of how ``profile`` resolves: the files, every provider's answer,
     the plan and its cache entries. Secrets are never shown. It reads files and the cache and
-    makes no network call. The parameters mean what they mean for :func:`resolve`."""
+    makes no network call. The parameters mean what they mean for ``resolve()``."""
     from .resolver.report import render_report
 
     ctx = Context(

@@ -1,13 +1,13 @@
-"""What one resolution runs with: the caller's :class:`Settings` and the :class:`Services` it
-talks to, joined in a :class:`Context` that every provider receives.
+"""What one resolution runs with: the caller's ``Settings`` and the ``Services`` it
+talks to, joined in a ``Context`` that every provider receives.
 
-* :class:`Settings` is what the caller chose (profile, region, refresh windows, timeouts, role
+* ``Settings`` is what the caller chose (profile, region, refresh windows, timeouts, role
   options): a frozen record, validated when it is made, so a bad value fails at once with an
   error naming it.
-* :class:`Services` is what the resolution reads and calls: the environment, the clock, the
+* ``Services`` is what the resolution reads and calls: the environment, the clock, the
   HTTP transport, the credential cache, the shared config files, the MFA prompter. Each
   heavy one is built on first use, so a cache hit touches as little as possible.
-* :class:`Context` holds both, plus the one STS client every role hop shares.
+* ``Context`` holds both, plus the one STS client every role hop shares.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Settings(Record):
     ``background_refresh``: refresh inside the advisory window on a background thread (False:
     inline, on the caller's thread). ``lock_timeout``: seconds to wait for another process's
     refresh of the same cache entry. ``role_options``: AssumeRole options for the selected
-    profile's role (see :data:`awsroles.config.options.ROLE_OPTIONS`). ``process_timeout``:
+    profile's role (see ``awsroles.config.options.ROLE_OPTIONS``). ``process_timeout``:
     seconds a ``credential_process`` may run (None: 300; 0 or infinity: no limit).
     """
 
@@ -132,7 +132,7 @@ class Services:
 
     ``env``: the environment (the live ``os.environ`` when None, so refreshes see rotated
     variables); ``clock``; ``transport`` (HTTP; None: the default transport); ``cache``
-    (:data:`DEFAULT_CACHE`: the AWS CLI's ``~/.aws/cli/cache``; None: no cache); ``prompter``
+    (``DEFAULT_CACHE``: the AWS CLI's ``~/.aws/cli/cache``; None: no cache); ``prompter``
     (asks for an MFA code; None: the terminal); ``process_stderr`` (where a
     ``credential_process`` writes its stderr; None: ``sys.stderr``); ``config`` (the parsed
     shared files; None: read them from the paths the environment names).

@@ -2,7 +2,7 @@
 
 Every message says *where* (file, line, profile, key, role) and *what to do*. No message, repr
 or attribute ever carries a secret: callers pass names and locations, never values of secret
-keys. ``AwsRolesError.__str__`` assembles the location prefix so that all errors read alike::
+keys. ``AwsRolesError.__str__`` assembles the location prefix so that all errors read alike:
 
     ~/.aws/config, line 12, profile 'dev', key 'duration_seconds': must be a whole number
     of seconds, got '1h'. Write e.g. duration_seconds = 3600.

@@ -4,16 +4,16 @@ awsroles' own modules import these for type checking only, so importing awsroles
 ``typing``; importing this module does. Every one is structural: any object with the methods
 fits, no base class needed.
 
-* :class:`Clock`: the time, the interval clock and sleeping (``clock=``).
-* :class:`Transport`: sends one HTTP request (``transport=``).
-* :class:`CredentialCache`: the store behind the shared cache (``cache=``).
-* :class:`CacheLock`: what ``CredentialCache.lock`` returns.
-* :class:`CredentialSource`: what ``resolve()`` returns and ``install()`` takes.
-* :data:`Prompter`: asks for an MFA code (``prompter=``).
+* ``Clock``: the time, the interval clock and sleeping (``clock=``).
+* ``Transport``: sends one HTTP request (``transport=``).
+* ``CredentialCache``: the store behind the shared cache (``cache=``).
+* ``CacheLock``: what ``CredentialCache.lock`` returns.
+* ``CredentialSource``: what ``resolve()`` returns and ``install()`` takes.
+* ``Prompter``: asks for an MFA code (``prompter=``).
 
-A provider of the chain (``providers=``) is :class:`awsroles.providers.base.Provider`; the
-function a :class:`~awsroles.refresh.sync.RefreshableCredentials` calls is
-:data:`awsroles.refresh.policy.Fetch`.
+A provider of the chain (``providers=``) is ``awsroles.providers.base.Provider``; the
+function a ``RefreshableCredentials`` calls is
+``awsroles.refresh.policy.Fetch``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Clock(Protocol):
 
 class Transport(Protocol):
     """Sends one request. Returns the answer whatever its status; raises
-    :class:`awsroles.TransportError` when no answer arrived."""
+    ``awsroles.TransportError`` when no answer arrived."""
 
     def __call__(self, request: HttpRequest, /) -> HttpResponse: ...
 
@@ -71,7 +71,7 @@ class CacheLock(Protocol):
 
 
 class CredentialCache(Protocol):
-    """What the resolver needs from a cache. Keys are :func:`awsroles.cache.key.cache_key`
+    """What the resolver needs from a cache. Keys are ``awsroles.cache.key.cache_key()``
     values; entries are the AWS CLI's JSON documents."""
 
     def load(self, key: str) -> Optional[Dict[str, Any]]: ...
@@ -86,8 +86,8 @@ class CredentialCache(Protocol):
 
 
 class CredentialSource(Protocol):
-    """Anything that hands out a consistent credential set: :class:`awsroles.Credentials`
-    and :class:`awsroles.RefreshableCredentials` both are."""
+    """Anything that hands out a consistent credential set: ``awsroles.Credentials``
+    and ``awsroles.RefreshableCredentials`` both are."""
 
     @property
     def method(self) -> str: ...

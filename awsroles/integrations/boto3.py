@@ -40,7 +40,7 @@ def boto3_session(
 ) -> boto3.Session:
     """A ``boto3.Session`` for ``profile`` whose role profiles resolve through awsroles.
     ``region_name`` is the session's region (boto3's parameter); ``region`` is where STS
-    calls go, as for :func:`awsroles.resolve`, like every other parameter."""
+    calls go, as for ``awsroles.resolve()``, like every other parameter."""
     try:
         import boto3
     except ImportError:  # pragma: no cover - depends on the install

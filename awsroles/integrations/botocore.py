@@ -148,7 +148,7 @@ def install(
     provider, and mark the credentials stale when an AWS call reports them expired.
 
     ``profile`` is used when the session names none. The other parameters mean what they
-    mean for :func:`awsroles.resolve`."""
+    mean for ``awsroles.resolve()``."""
     settings = Settings(
         profile=profile,
         region=region,
@@ -224,7 +224,7 @@ def botocore_session(
     config: Optional[SharedConfig] = None,
 ) -> botocore.session.Session:
     """A botocore Session for ``profile`` whose role profiles resolve through awsroles
-    (:func:`install`; the parameters mean what they mean for :func:`awsroles.resolve`)."""
+    (``install()``; the parameters mean what they mean for ``awsroles.resolve()``)."""
     session = botocore.session.Session(profile=profile)
     install(
         session,

@@ -1,5 +1,5 @@
-"""What a provider answers: it applies (:class:`Applies`, with the way to load its
-credentials) or it does not (:class:`NotApplicable`, with the reason).
+"""What a provider answers: it applies (``Applies``, with the way to load its
+credentials) or it does not (``NotApplicable``, with the reason).
 
 A provider's ``find(ctx)`` decides without calling out (it may read files and the
 environment). The chain loads the first that applies; ``explain`` prints the same answers
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     class Provider(Protocol):
         """One source of the provider chain (``providers=``): ``name``, and ``find(ctx)``,
-        which says without calling out whether it applies (:class:`Applies`, whose ``load``
-        fetches) or why not (:class:`NotApplicable`)."""
+        which says without calling out whether it applies (``Applies``, whose ``load``
+        fetches) or why not (``NotApplicable``)."""
 
         @property
         def name(self) -> str: ...
@@ -45,7 +45,7 @@ class NotApplicable(Record):
 
 class Applies(Record):
     """The provider applies (``reason`` says why). ``load()`` fetches: it returns the
-    credentials, or :class:`NotApplicable` when the source turned out to have none (an
+    credentials, or ``NotApplicable`` when the source turned out to have none (an
     instance metadata service that does not answer). ``plan`` is the profile's plan when the
     credentials come from the shared files."""
 

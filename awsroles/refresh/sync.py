@@ -1,8 +1,8 @@
-"""Refreshable credentials for threaded code: the refresh policy of :mod:`.policy`, driven
+"""Refreshable credentials for threaded code: the refresh policy of ``policy``, driven
 with a lock and a background worker.
 
 * ``fresh``: served lock-free, no refresh.
-* ``stale``: served at once; one background refresh starts (:mod:`.background`).
+* ``stale``: served at once; one background refresh starts (``background``).
 * ``invalid`` (nothing held yet, inside the mandatory window, or invalidated): the caller
   waits for a refresh; one runs at a time per object, and the threads that waited reuse its
   result.
@@ -31,8 +31,8 @@ __all__ = ["RefreshableCredentials"]
 class RefreshableCredentials:
     """Credentials that refresh themselves before they expire; thread-safe.
 
-    ``fetch(mode, current)`` returns a new :class:`~awsroles.credentials.Credentials`;
-    ``mode`` is a :class:`~awsroles.refresh.policy.Mode` (``ADVISORY`` runs in the background
+    ``fetch(mode, current)`` returns a new ``Credentials``;
+    ``mode`` is a ``Mode`` (``ADVISORY`` runs in the background
     and must not prompt) and ``current`` is the set held now (or None).
     """
 

@@ -1,21 +1,21 @@
 """Test kit for awsroles and for users' own tests.
 
-- :class:`FakeSTS` (``awsroles.testing.fake_sts``): a strict local STS on 127.0.0.1, or
+- ``FakeSTS`` (``awsroles.testing.fake_sts``): a strict local STS on 127.0.0.1, or
   in memory through ``FakeSTS().transport()``.
-- :func:`local_aws`, :class:`LocalAWS` (``awsroles.testing.local``): a local STS (and IMDS,
+- ``local_aws()``, ``LocalAWS`` (``awsroles.testing.local``): a local STS (and IMDS,
   container endpoint, SSO portal when asked) with a throwaway HOME and the environment that
   points at them, in one ``with`` block.
-- :class:`FrozenClock`, :class:`AdvancingClock` (``awsroles.testing.clock``): time that moves
+- ``FrozenClock``, ``AdvancingClock`` (``awsroles.testing.clock``): time that moves
   only when told, and time that runs by itself (sped up if you like).
-- :class:`StaticProvider`, :class:`FakeProvider` (``awsroles.testing.providers``).
-- :class:`FakeContainerEndpoint` (``awsroles.testing.fake_container``): the ECS/EKS
+- ``StaticProvider``, ``FakeProvider`` (``awsroles.testing.providers``).
+- ``FakeContainerEndpoint`` (``awsroles.testing.fake_container``): the ECS/EKS
   container credential endpoint, authorization enforced.
-- :class:`FakeIMDS` (``awsroles.testing.fake_imds``): EC2 instance metadata with IMDSv2
+- ``FakeIMDS`` (``awsroles.testing.fake_imds``): EC2 instance metadata with IMDSv2
   tokens enforced.
-- :class:`FakeSSOPortal` (``awsroles.testing.fake_sso``) and :func:`write_token_cache`
+- ``FakeSSOPortal`` (``awsroles.testing.fake_sso``) and ``write_token_cache()``
   (``awsroles.testing.sso_cache``): the SSO portal and a token cache shaped like the AWS CLI
   v2's.
-- :class:`ReplayTransport` (``awsroles.testing.replay``): serves recorded HTTP traffic in
+- ``ReplayTransport`` (``awsroles.testing.replay``): serves recorded HTTP traffic in
   order and checks each request against the recording.
 - ``awsroles.testing.pytest_plugin``: pytest fixtures ``awsroles_local``, ``awsroles_sts`` and
   ``frozen_clock``, loaded automatically (the ``awsroles`` plugin) once awsroles is installed.

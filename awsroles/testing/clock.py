@@ -60,7 +60,7 @@ class FrozenClock:
 
 class AdvancingClock:
     """A clock that runs by itself, from ``start`` (default: now), ``speed`` times faster
-    than real time, plus any jumps made with :meth:`advance`.
+    than real time, plus any jumps made with ``advance()``.
 
     For refresh tests that need real threads and real waiting (a background refresh, a
     static-stability back-off) without waiting in real time: at ``speed=600`` ten minutes

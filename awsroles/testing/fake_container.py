@@ -1,7 +1,5 @@
 """A strict local container credentials endpoint (ECS task role / EKS Pod Identity agent).
 
-::
-
     from awsroles.context import Context, Services
     from awsroles.providers.container import ContainerProvider
     from awsroles.testing.fake_container import FakeContainerEndpoint
@@ -20,12 +18,12 @@
 Without a socket, ``FakeContainerEndpoint(...).transport()`` answers the same way in memory
 (pass it as ``Services(transport=...)``; any host and scheme reach it, so RELATIVE_URI works).
 
-Rules: only ``GET`` (else 405) on :attr:`path` (else 404; the query string is ignored). When a
+Rules: only ``GET`` (else 405) on ``path`` (else 404; the query string is ignored). When a
 token is expected, a request without ``Authorization`` gets 401 and a wrong one 403. Each set
 of credentials lives ``lifetime`` seconds by the injected ``clock``; the same set is served
-until fewer than ``rotate_within`` seconds are left (or :meth:`rotate` is called), as the ECS
+until fewer than ``rotate_within`` seconds are left (or ``rotate()`` is called), as the ECS
 agent does. ``slow`` delays every answer by that many seconds (in memory: a timeout when it is
-at least the request's read timeout). Every request is recorded in :attr:`requests` with
+at least the request's read timeout). Every request is recorded in ``requests`` with
 whether its ``Authorization`` matched; the token itself is never stored.
 """
 
@@ -102,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeContainerEndpoint(LocalServer):
-    """The fake endpoint. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+    """The fake endpoint. Use as a context manager, or call ``start()`` / ``stop()``."""
 
     _server_class = _Server
     _handler_class = _Handler
@@ -258,7 +256,7 @@ class FakeContainerEndpoint(LocalServer):
         return json.dumps(doc).encode()
 
     def transport(self) -> Any:
-        """An in-memory :class:`awsroles.protocols.Transport` answering as the server
+        """An in-memory ``awsroles.protocols.Transport`` answering as the server
         would, with no socket (the server need not be started)."""
         from ..errors import TransportError
         from ..transport.base import HttpResponse

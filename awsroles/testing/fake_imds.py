@@ -1,7 +1,5 @@
 """A strict local EC2 instance metadata service (IMDS) for tests: real HTTP on 127.0.0.1, or in
-memory through :meth:`FakeIMDS.transport`.
-
-::
+memory through ``FakeIMDS.transport()``.
 
     from awsroles.testing.fake_imds import FakeIMDS, TOKEN_PATH
 
@@ -33,8 +31,8 @@ Behaviour (as real IMDS, strictly):
   serving them after expiry, as IMDS does when it cannot refresh them).
 * ``slow`` seconds before each answer (only for paths starting with ``slow_path`` if set); in
   memory, a request whose timeout is shorter times out at once instead of sleeping.
-* Every request is recorded in :attr:`requests` (method, path, status, auth, timeout) with no
-  token value; :meth:`count` filters them.
+* Every request is recorded in ``requests`` (method, path, status, auth, timeout) with no
+  token value; ``count()`` filters them.
 """
 
 from __future__ import annotations
@@ -113,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeIMDS:
-    """The fake. Use as a context manager (or :meth:`start`/:meth:`stop`) for a socket."""
+    """The fake. Use as a context manager (or ``start()``/``stop()``) for a socket."""
 
     def __init__(
         self,
@@ -349,7 +347,7 @@ class FakeIMDS:
         return 200, {_TTL: raw}, token.encode()
 
     def transport(self) -> Any:
-        """An in-memory :class:`awsroles.protocols.Transport` answering as the server would (no
+        """An in-memory ``awsroles.protocols.Transport`` answering as the server would (no
         socket; the server need not be started). ``down`` raises a connection error; ``slow``
         longer than the request's timeout raises a timeout at once."""
         from ..errors import TransportError

@@ -1,7 +1,5 @@
 """A strict local IAM Identity Center (SSO) portal and sso-oidc token endpoint for tests.
 
-::
-
     with FakeSSOPortal() as portal:
         portal.add_role("111122223333", "ReadOnly")
         portal.login(home, "my-sso", start_url="https://d-123.awsapps.com/start")
@@ -15,9 +13,9 @@ header against the registered access tokens (unknown or expired: 401
 ``UnauthorizedException``), and the role against the registered (account, role) pairs (403
 ``ForbiddenException``). ``POST /token`` is sso-oidc ``CreateToken`` with
 ``grantType=refresh_token``. Errors are shaped like the real services' (``x-amzn-ErrorType``
-header, JSON body). Every request is recorded in :attr:`FakeSSOPortal.calls` without the
-access token, refresh token or client secret. :func:`write_token_cache` (in
-:mod:`awsroles.testing.sso_cache`, re-exported here) writes a token file exactly as the AWS
+header, JSON body). Every request is recorded in ``FakeSSOPortal.calls`` without the
+access token, refresh token or client secret. ``write_token_cache()`` (in
+``awsroles.testing.sso_cache``, re-exported here) writes a token file exactly as the AWS
 CLI v2's ``aws sso login`` does.
 """
 
@@ -100,8 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeSSOPortal(LocalServer):
-    """The fake portal. Use as a context manager, or :meth:`start`/:meth:`stop`; or use
-    :meth:`transport` with no socket at all."""
+    """The fake portal. Use as a context manager, or ``start()``/``stop()``; or use
+    ``transport()`` with no socket at all."""
 
     _server_class = _Server
     _handler_class = _Handler
@@ -363,7 +361,7 @@ class FakeSSOPortal(LocalServer):
         return 200, doc, True, shown
 
     def transport(self) -> Any:
-        """An in-memory :class:`awsroles.protocols.Transport` answering as this server
+        """An in-memory ``awsroles.protocols.Transport`` answering as this server
         would (the server need not be started)."""
         from ..transport.base import HttpResponse
 

@@ -1,7 +1,5 @@
 """A strict local STS for tests and demos: real HTTP on 127.0.0.1, real SigV4 checks.
 
-::
-
     with FakeSTS() as sts:
         base = sts.add_user("AKIAEXAMPLEBASE00001", "base-secret")
         sts.add_role("arn:aws:iam::123456789012:role/Admin", external_id="ext-1")
@@ -9,10 +7,10 @@
         assert sts.count("AssumeRole") == 1
 
 AssumeRole and GetCallerIdentity must carry a valid SigV4 signature by a known key: a user
-added with :meth:`FakeSTS.add_user` or credentials this server issued (so role chains work).
+added with ``FakeSTS.add_user()`` or credentials this server issued (so role chains work).
 AssumeRoleWithWebIdentity is unsigned and accepts the configured tokens. Responses are shaped
 like real STS (namespace, ``RequestId``, ``x-amzn-RequestId``, ``text/xml``), and so are the
-error codes and messages. Every request is recorded in :attr:`FakeSTS.calls` with
+error codes and messages. Every request is recorded in ``FakeSTS.calls`` with
 ``TokenCode`` and ``WebIdentityToken`` redacted. The server is a ``ThreadingHTTPServer``, so
 many threads and processes may call it at once. Only the standard library and botocore.auth.
 """
@@ -125,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeSTS(LocalServer):
-    """The fake server. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+    """The fake server. Use as a context manager, or call ``start()`` / ``stop()``."""
 
     _server_class = _Server
     _handler_class = _Handler
@@ -159,7 +157,7 @@ class FakeSTS(LocalServer):
     def add_user(
         self, access_key: str, secret_key: str, account: str = "123456789012", name: str = "alice"
     ) -> Credentials:
-        """Register long-lived keys; returns them as :class:`Credentials`."""
+        """Register long-lived keys; returns them as ``Credentials``."""
         remember(secret_key)
         with self._lock:
             self._keys[access_key] = _Principal(
@@ -262,7 +260,7 @@ class FakeSTS(LocalServer):
     ) -> Tuple[int, str, str]:
         """Answer one request: ``(status, XML body, request id)``. ``headers`` is any
         case-insensitive mapping (an ``http.client.HTTPMessage``). Used by the HTTP server
-        and by :meth:`transport`."""
+        and by ``transport()``."""
         request_id = str(uuid.uuid4())
         length = len(raw) if length is None else length
         if self.delay:
@@ -305,7 +303,7 @@ class FakeSTS(LocalServer):
         return status, body, request_id
 
     def transport(self) -> Any:
-        """An in-memory :class:`awsroles.protocols.Transport` answering as this server would,
+        """An in-memory ``awsroles.protocols.Transport`` answering as this server would,
         with no socket: pass it as ``transport=`` (the server need not be started)."""
         from ..transport.base import HttpResponse
 

@@ -1,19 +1,17 @@
 """``local_aws()``: a whole local AWS for one test, in a ``with`` block.
 
-::
-
     from awsroles.testing import local_aws
 
     with local_aws() as aws:                 # a local STS, a throwaway HOME, profiles base + dev
         creds = aws.resolve("dev")            # awsroles.resolve("dev", env=aws.env, ...)
         assert aws.sts.count("AssumeRole") == 1
 
-It starts a :class:`~awsroles.testing.fake_sts.FakeSTS` (and, when asked, a
-:class:`~awsroles.testing.fake_imds.FakeIMDS`, a
-:class:`~awsroles.testing.fake_container.FakeContainerEndpoint` and a
-:class:`~awsroles.testing.fake_sso.FakeSSOPortal`), writes ``~/.aws/config`` and
+It starts a ``FakeSTS`` (and, when asked, a
+``FakeIMDS``, a
+``FakeContainerEndpoint`` and a
+``FakeSSOPortal``), writes ``~/.aws/config`` and
 ``~/.aws/credentials`` in a throwaway HOME, registers every key pair found in those files with
-the local STS, and builds :attr:`LocalAWS.env`: the environment that points at all of it.
+the local STS, and builds ``LocalAWS.env``: the environment that points at all of it.
 ``os.environ`` is left alone unless ``patch_environ=True``.
 """
 
@@ -58,14 +56,14 @@ FakeOptions = Union[bool, Mapping[str, Any], None]
 
 
 class LocalAWS:
-    """What :func:`local_aws` yields. Attributes:
+    """What ``local_aws()`` yields. Attributes:
 
     - ``env``: the environment for the code under test (a plain dict; pass it as ``env=``,
       or to ``subprocess``). A copy of ``os.environ`` without any ``AWS_*`` variable (unless
       ``inherit_environ=False``), plus ``HOME`` and the variables that point at the fakes.
     - ``sts`` (always), ``imds``, ``container``, ``sso`` (None unless asked for): the fakes.
     - ``home``, ``config_path``, ``credentials_path``, ``cache_dir``: paths (strings).
-    - ``clock``: the clock shared by the fakes and :meth:`resolve`.
+    - ``clock``: the clock shared by the fakes and ``resolve()``.
     - ``account``, ``access_key``, ``secret_key``: the default ``base`` user's account and keys.
     """
 
@@ -246,13 +244,13 @@ def local_aws(
     patch_environ: bool = False,
 ) -> Iterator[LocalAWS]:
     """A local STS and a throwaway HOME holding ``config`` and ``credentials`` (the text of
-    ``~/.aws/config`` and ``~/.aws/credentials``; each defaults to :data:`DEFAULT_CONFIG` /
-    :data:`DEFAULT_CREDENTIALS`; pass ``""`` for an empty file).
+    ``~/.aws/config`` and ``~/.aws/credentials``; each defaults to ``DEFAULT_CONFIG`` /
+    ``DEFAULT_CREDENTIALS``; pass ``""`` for an empty file).
 
     - ``profile``: set ``AWS_PROFILE``; ``region``: ``AWS_DEFAULT_REGION`` (None: unset);
       ``env``: more variables, last (a value of None removes the variable).
-    - ``clock``: shared by the fakes and :meth:`LocalAWS.resolve` (e.g. a ``FrozenClock``).
-    - ``sts``: keyword arguments for :class:`FakeSTS` (a mapping), or a ``FakeSTS`` to use.
+    - ``clock``: shared by the fakes and ``LocalAWS.resolve()`` (e.g. a ``FrozenClock``).
+    - ``sts``: keyword arguments for ``FakeSTS`` (a mapping), or a ``FakeSTS`` to use.
     - ``imds``, ``container``, ``sso``: True (or a mapping of keyword arguments) starts that
       fake and points the environment at it. Without ``imds``,
       ``AWS_EC2_METADATA_DISABLED=true``, so nothing reaches for the real metadata service.

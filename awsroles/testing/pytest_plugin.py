@@ -1,13 +1,13 @@
 """pytest fixtures for code that uses awsroles. Installed with awsroles and loaded by pytest
 on its own (the ``pytest11`` entry point ``awsroles``; ``-p no:awsroles`` turns it off).
 
-- ``awsroles_local``: a :class:`~awsroles.testing.local.LocalAWS` from ``local_aws()``, for
+- ``awsroles_local``: a ``LocalAWS`` from ``local_aws()``, for
   one test: a local STS, a HOME under ``tmp_path`` with profiles ``base`` and ``dev``, and
   ``.env`` pointing at them. Arguments for ``local_aws`` come from the ``awsroles_local``
   marker: ``@pytest.mark.awsroles_local(config=..., patch_environ=True)``.
-- ``awsroles_sts``: the running :class:`~awsroles.testing.fake_sts.FakeSTS` (the same one
+- ``awsroles_sts``: the running ``FakeSTS`` (the same one
   ``awsroles_local`` uses when a test asks for both).
-- ``frozen_clock``: a :class:`~awsroles.testing.clock.FrozenClock` at 2030-01-01T00:00Z.
+- ``frozen_clock``: a ``FrozenClock`` at 2030-01-01T00:00Z.
   When a test also asks for it, ``awsroles_sts`` and ``awsroles_local`` run on it.
 
 Nothing from awsroles is imported until a fixture is used.

@@ -2,9 +2,9 @@
 
 The AWS SDKs' shared test scenarios record their HTTP exchanges in ``http-traffic.json``
 (format ``V0``: ``Request`` / ``Data`` / ``Eof`` / ``Response`` events grouped by
-``connection_id``). :class:`ReplayTransport` serves the recorded responses **strictly in
+``connection_id``). ``ReplayTransport`` serves the recorded responses **strictly in
 order** (the n-th request gets the n-th exchange) and checks each request against the
-recording, as the SDKs' own replaying client does::
+recording, as the SDKs' own replaying client does:
 
     from awsroles.testing.replay import ReplayTransport
 
@@ -17,7 +17,7 @@ Checked for each request:
 
 * the method, and the URI: scheme, host (with port), path (``""`` is ``/``) and query (as a
   multiset of decoded pairs: their order carries no meaning). The fragment is ignored.
-* the ``content-type`` and ``x-aws-ec2-metadata-token`` headers (:attr:`CHECKED_HEADERS`):
+* the ``content-type`` and ``x-aws-ec2-metadata-token`` headers (``CHECKED_HEADERS``):
   present in the recording means sent with that value; absent means not sent. ``content-type``
   is compared by media type (``application/x-www-form-urlencoded; charset=utf-8``, what
   botocore sends, matches a recorded ``application/x-www-form-urlencoded``) unless
@@ -29,14 +29,14 @@ Checked for each request:
   ``form_normalizers`` maps a field to a function applied to both sides before comparing
   (``{"WebIdentityToken": str.strip}``).
 
-A request beyond the recording, or one that does not match, raises :class:`ReplayMismatch`
-(an ``AssertionError``) and is also remembered, so :meth:`ReplayTransport.assert_all_consumed`
+A request beyond the recording, or one that does not match, raises ``ReplayMismatch``
+(an ``AssertionError``) and is also remembered, so ``ReplayTransport.assert_all_consumed()``
 still fails if the code under test swallowed the exception. Mismatch messages name fields,
 never the values of secret-bearing ones (web identity tokens, MFA codes, session tokens).
 
 A recorded response is returned with its status, its headers (lower-cased, first value) and
 its body; a stale ``content-length`` is recomputed from the body. A response recorded as an
-error (``{"Err": ...}``) raises :class:`awsroles.errors.TransportError`, as a real connection
+error (``{"Err": ...}``) raises ``awsroles.errors.TransportError``, as a real connection
 failure would.
 """
 
@@ -310,7 +310,7 @@ class ReplayTransport:
     # --- after the run -------------------------------------------------------------------
 
     def assert_all_consumed(self) -> None:
-        """Raise :class:`ReplayMismatch` if any request mismatched (even one whose error the
+        """Raise ``ReplayMismatch`` if any request mismatched (even one whose error the
         code under test caught) or if recorded exchanges were never requested."""
         with self._lock:
             failures = list(self.failures)
