@@ -18,17 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AssumeRoleParams", "cache_args"]
 
+#: RoleHop fields that are not AssumeRole parameters of the same name: the profile, and the
+#: two :meth:`AssumeRoleParams.for_hop` maps itself.
+_HOP_ONLY = ("profile", "role_session_name", "mfa_serial")
 #: RoleHop fields that are AssumeRole parameters of the same name.
-SHARED_WITH_HOP = (
-    "role_arn",
-    "external_id",
-    "duration_seconds",
-    "policy",
-    "policy_arns",
-    "tags",
-    "transitive_tag_keys",
-    "source_identity",
-)
+SHARED_WITH_HOP = tuple(name for name in RoleHop._fields if name not in _HOP_ONLY)
 
 
 class AssumeRoleParams(Record):
