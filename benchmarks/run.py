@@ -1,4 +1,4 @@
-"""awsroles and botocore, side by side: the targets P1-P7 of issue 5.
+"""awsroles and botocore, side by side: the performance targets P1-P7.
 
     python benchmarks/run.py                 # full run, writes docs/performance.md
     python benchmarks/run.py --quick --out /tmp/perf.md   # a few seconds' smoke run
