@@ -8,9 +8,9 @@ from ._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Mapping, Optional
 
-__all__ = ["Credentials", "redact"]
+__all__ = ["Credentials", "redact", "unusable", "first_unusable"]
 
 
 def redact(value: Optional[str], keep: int = 4) -> str:
@@ -20,6 +20,34 @@ def redact(value: Optional[str], keep: int = 4) -> str:
     if len(value) <= keep:
         return "****"
     return value[:keep] + "****"
+
+
+def unusable(value: str) -> Optional[str]:
+    """Why ``value`` cannot be an access key, secret key or session token, or None when it
+    can: a NUL, a control character or an unpaired surrogate (bytes that were not text) can
+    go neither into an environment variable nor onto a terminal. Such a value is refused
+    where it is read, naming where it came from, never the value."""
+    for ch in value:
+        code = ord(ch)
+        if 31 < code < 127:
+            continue
+        if code == 0:
+            return "a NUL character"
+        if code < 32 or 127 <= code < 160:
+            return "a control character"
+        if 0xD800 <= code <= 0xDFFF:
+            return "an unpaired surrogate (bytes that were not text)"
+    return None
+
+
+def first_unusable(fields: Mapping[str, Optional[str]]) -> Optional[str]:
+    """``"<name> contains <what>"`` for the first of ``fields`` (name -> value, None skipped)
+    that :func:`unusable` refuses, or None when all can be used."""
+    for name, value in fields.items():
+        why = unusable(value) if value is not None else None
+        if why is not None:
+            return f"{name} contains {why}"
+    return None
 
 
 class Credentials(Record):

@@ -22,6 +22,7 @@ LAYERS = (
         "awsroles.credentials",
         "awsroles.clock",
         "awsroles.timestamps",
+        "awsroles._untrusted",
     ),
     ("awsroles.config",),
     ("awsroles.cache", "awsroles.transport"),

@@ -10,6 +10,8 @@ Reading the credentials out of an entry is the STS wire format's business
 from __future__ import annotations
 
 from .._log import get_logger
+from .._untrusted import json_loads
+from ..credentials import first_unusable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,10 +37,8 @@ MAX_ENTRY_BYTES = 1 << 20
 
 
 def loads(raw: bytes | str) -> Any:
-    """The JSON value of ``raw`` (``json.loads``: a ValueError when it is not JSON)."""
-    import json
-
-    return json.loads(raw)
+    """The JSON value of ``raw``; a ValueError when it is not JSON, or nests too deeply."""
+    return json_loads(raw)
 
 
 def _parse_time(value: str) -> datetime:
@@ -72,6 +72,9 @@ def _invalid_reason(data: object) -> Optional[str]:
         value = creds.get(name)
         if not isinstance(value, str) or not value:
             return f"Credentials.{name} missing or not a string"
+    problem = first_unusable({f"Credentials.{n}": creds[n] for n in REQUIRED_FIELDS[:3]})
+    if problem is not None:
+        return problem
     try:
         _parse_time(creds["Expiration"])
     except ValueError as exc:
@@ -103,7 +106,7 @@ def serialise(data: Mapping[str, Any]) -> str:
         text = json.dumps(data, default=_json_default)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cache entry is not JSON serialisable: {exc}") from None
-    reason = _invalid_reason(json.loads(text))
+    reason = _invalid_reason(json_loads(text))
     if reason is not None:
         raise ValueError(f"not a usable cache entry: {reason}")
     return text

@@ -39,7 +39,9 @@ def cache_key(args: Mapping[str, Any]) -> str:
         policy = data["Policy"]
         if not isinstance(policy, (str, bytes, bytearray)):
             raise TypeError("cache_key: Policy must be a JSON document string")
-        data["Policy"] = json.loads(policy)
+        from .._untrusted import json_loads
+
+        data["Policy"] = json_loads(policy)
     text = json.dumps(data, sort_keys=True)
     digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from .._untrusted import json_loads
 from ..errors import InvalidConfigError
 from . import validate
 from .model import Plan
@@ -87,7 +88,7 @@ def _policy(value: Any, profile: str) -> str:
         return json.dumps(value)
     if isinstance(value, str):
         try:
-            json.loads(value)
+            json_loads(value)
         except ValueError:
             raise InvalidConfigError(
                 "policy is not a JSON document.", profile=profile, key="policy"

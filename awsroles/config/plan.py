@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..credentials import first_unusable
 from ..errors import (
     CredentialSourceError,
     InvalidConfigError,
@@ -105,7 +106,20 @@ def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
                 key="aws_secret_access_key",
                 hint="Add the secret key next to the access key, or remove both.",
             )
-        token = vals.get("aws_security_token") or vals.get("aws_session_token") or None
+        token_key = "aws_security_token" if vals.get("aws_security_token") else "aws_session_token"
+        token = vals.get(token_key) or None
+        problem = first_unusable(
+            {"aws_access_key_id": access, "aws_secret_access_key": secret, token_key: token}
+        )
+        if problem is not None:
+            key, _, why = problem.partition(" contains ")
+            raise InvalidConfigError(
+                f"the value contains {why} (not shown).",
+                file=path,
+                profile=name,
+                key=key,
+                hint="Write the key as AWS issued it: letters, digits, + / and =.",
+            )
         return StaticKeys(
             profile=name,
             access_key=access,

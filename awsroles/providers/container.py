@@ -21,11 +21,10 @@ response body (which may hold credentials).
 
 from __future__ import annotations
 
-import json
-
 from .._log import get_logger
 from .._record import Record
-from ..credentials import Credentials
+from .._untrusted import json_loads
+from ..credentials import Credentials, first_unusable
 from ..errors import (
     CredentialRetrievalError,
     MalformedResponseError,
@@ -208,7 +207,7 @@ class ContainerFetcher:
         if len(response.body) > MAX_BODY:
             raise _Failure("garbage", detail=f"sent more than {MAX_BODY} bytes")
         try:
-            doc = json.loads(response.body.decode("utf-8"))
+            doc = json_loads(response.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             doc = None
         if not isinstance(doc, dict):
@@ -269,6 +268,11 @@ def _credentials(doc: Mapping[str, Any]) -> Credentials:
                 f"the container endpoint's answer has no {name} (or it is not a string).",
                 provider=METHOD,
             )
+    problem = first_unusable({k: doc[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")})
+    if problem is not None:
+        raise MalformedResponseError(
+            f"the container endpoint's answer: {problem} (not shown).", provider=METHOD
+        )
     expiry = _parse_expiration(doc["Expiration"])
     account = doc.get("AccountId")
     return Credentials(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..credentials import Credentials
+from ..credentials import Credentials, first_unusable
 from ..errors import InvalidConfigError, PartialCredentialsError, RefreshError
 from .base import Applies, NotApplicable
 
@@ -37,7 +37,17 @@ def read_env_credentials(env: Mapping[str, str]) -> Optional[Credentials]:
             key="AWS_SECRET_ACCESS_KEY",
             hint="Export both variables, or unset AWS_ACCESS_KEY_ID to use a profile.",
         )
-    token = _get(env, "AWS_SECURITY_TOKEN") or _get(env, "AWS_SESSION_TOKEN")
+    token_var = "AWS_SECURITY_TOKEN" if _get(env, "AWS_SECURITY_TOKEN") else "AWS_SESSION_TOKEN"
+    token = _get(env, token_var)
+    problem = first_unusable(
+        {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret, token_var: token}
+    )
+    if problem is not None:
+        raise InvalidConfigError(
+            f"environment variable {problem} (value not shown).",
+            key=problem.split(" ", 1)[0],
+            hint="Export the key as AWS issued it: letters, digits, + / and =.",
+        )
     expiry = None
     raw_expiry = _get(env, "AWS_CREDENTIAL_EXPIRATION")
     if raw_expiry is not None:

@@ -26,14 +26,14 @@ in code, then the endpoint variable, then the profile's endpoint key, then the m
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import re
 from urllib.parse import urlsplit
 
 from .._log import get_logger
 from .._record import Record
-from ..credentials import Credentials
+from .._untrusted import json_loads
+from ..credentials import Credentials, first_unusable
 from ..errors import InvalidConfigError, MalformedResponseError
 from ..transport.retry import Retry
 
@@ -286,7 +286,7 @@ def json_doc(resp: HttpResponse, url: str) -> Dict[str, Any]:
     """The JSON object of an answer; :class:`~awsroles.transport.retry.Retry` when it is
     not one (botocore asks again)."""
     try:
-        doc = json.loads(resp.body.decode("utf-8"))
+        doc = json_loads(resp.body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         doc = None
     if not isinstance(doc, dict):
@@ -304,6 +304,11 @@ def credentials_from(doc: Mapping[str, Any], role: str) -> Credentials:
         raise MalformedResponseError(
             f"the credentials of role {role!r} lack {', '.join(missing)}{detail}.",
             provider=METHOD,
+        )
+    problem = first_unusable({k: doc[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")})
+    if problem is not None:
+        raise MalformedResponseError(
+            f"the credentials of role {role!r}: {problem} (not shown).", provider=METHOD
         )
     account = doc.get("AccountId")
     return Credentials(

@@ -30,9 +30,10 @@ import time
 from datetime import datetime
 
 from .._log import get_logger
+from .._untrusted import TooDeep, json_loads
 from ..config.model import ProcessSource
 from ..context import DEFAULT_PROCESS_TIMEOUT
-from ..credentials import Credentials
+from ..credentials import Credentials, first_unusable
 from ..errors import CredentialRetrievalError, InvalidConfigError
 from .process_run import MAX_STDOUT, TAIL_BYTES, Run, execute, split_command
 
@@ -101,7 +102,7 @@ def read_stack(env: Any) -> List[List[str]]:
     if not raw:
         return []
     try:
-        stack = json.loads(raw)
+        stack = json_loads(raw)
     except ValueError:
         return []
     if not isinstance(stack, list):
@@ -134,7 +135,7 @@ def _scrubbed_tail(run: Run) -> str:
     """The stderr tail as text, with any secret the command also printed on stdout removed."""
     text = bytes(run.tail).decode("utf-8", "replace").strip()
     try:
-        doc = json.loads(bytes(run.stdout).decode("utf-8-sig"))
+        doc = json_loads(bytes(run.stdout).decode("utf-8-sig"))
     except ValueError:
         doc = None
     if isinstance(doc, dict):
@@ -275,7 +276,13 @@ def parse_output(stdout: bytes, source: ProcessSource) -> Credentials:
     except UnicodeDecodeError:
         raise _bad("the command's output is not UTF-8 text (output not shown).", source) from None
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
+    except TooDeep:
+        raise _bad(
+            "the command's output nests arrays or objects too deeply to be a credential "
+            f"document ({len(stdout)} bytes, not shown because they may hold secrets).",
+            source,
+        ) from None
     except ValueError as exc:
         where = getattr(exc, "msg", "invalid")
         raise _bad(
@@ -318,6 +325,11 @@ def parse_output(stdout: bytes, source: ProcessSource) -> Credentials:
     access_key = required("AccessKeyId")
     secret_key = required("SecretAccessKey")
     token = optional("SessionToken") or None
+    problem = first_unusable(
+        {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": token}
+    )
+    if problem is not None:
+        raise _bad(f"in the command's output, {problem} (output not shown).", source)
     raw_expiry = optional("Expiration")
     account_id = optional("AccountId") or source.account_id
     expiry = _parse_expiration(raw_expiry, source) if raw_expiry else None

@@ -24,15 +24,15 @@ failures are retried, then raised as recoverable errors (static stability applie
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from datetime import datetime, timezone
 from urllib.parse import quote
 
 from .._log import get_logger
+from .._untrusted import json_loads
 from ..config.model import SsoSource
-from ..credentials import Credentials
+from ..credentials import Credentials, first_unusable
 from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError
 from ..refresh.sync import RefreshableCredentials
 from ..transport.base import HttpRequest
@@ -238,7 +238,7 @@ class SsoFetcher:
         code = _error_code(response)
         portal_message = ""
         try:
-            doc = json.loads(response.body.decode("utf-8"))
+            doc = json_loads(response.body.decode("utf-8"))
             if isinstance(doc, dict) and isinstance(doc.get("message"), str):
                 portal_message = doc["message"][:200]
         except (ValueError, UnicodeDecodeError):
@@ -285,11 +285,13 @@ class SsoFetcher:
 
     def _parse(self, body: bytes) -> Credentials:
         try:
-            doc = json.loads(body.decode("utf-8"))
+            doc = json_loads(body.decode("utf-8"))
             rc = doc["roleCredentials"]
             access, secret, token = rc["accessKeyId"], rc["secretAccessKey"], rc["sessionToken"]
             if not all(isinstance(v, str) and v for v in (access, secret, token)):
                 raise TypeError
+            if first_unusable({"a": access, "s": secret, "t": token}) is not None:
+                raise ValueError("characters that credentials cannot hold")
             expiry = _ms_to_datetime(rc["expiration"])
         except (ValueError, KeyError, TypeError, OverflowError, OSError):
             raise MalformedResponseError(

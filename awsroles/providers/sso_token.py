@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from .._files import NotARegularFile, atomic_write, make_private_dirs, read_small_file
 from .._log import get_logger
+from .._untrusted import json_loads
 from ..errors import CredentialRetrievalError
 from ..timestamps import format_timestamp
 
@@ -137,7 +138,7 @@ def read_token(
     if len(raw) > _MAX_BYTES:
         raise bad
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json_loads(raw.decode("utf-8-sig"))
     except ValueError:
         raise bad from None
     if not isinstance(data, dict):
@@ -301,7 +302,7 @@ class SsoTokenSource:
                 error.recoverable = True
             raise error
         try:
-            doc = json.loads(response.body.decode("utf-8"))
+            doc = json_loads(response.body.decode("utf-8"))
             access = doc["accessToken"]
             expires_in = doc["expiresIn"]
             if (
@@ -340,7 +341,7 @@ def _error_code(response: HttpResponse) -> str:
     if header:
         return header.split(":", 1)[0]
     try:
-        doc = json.loads(response.body.decode("utf-8"))
+        doc = json_loads(response.body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return ""
     if isinstance(doc, dict):

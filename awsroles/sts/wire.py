@@ -8,7 +8,7 @@ Keys follow the STS output-shape order (not the XML order), values are the wire 
 
 from __future__ import annotations
 
-from ..credentials import Credentials, redact
+from ..credentials import Credentials, first_unusable, redact
 from ..errors import MalformedResponseError
 
 TYPE_CHECKING = False
@@ -181,6 +181,9 @@ def credentials_from_response(
         if not isinstance(value, str) or not value:
             raise bad(f"Credentials.{name} is missing or not a string")
         values[name] = value
+    problem = first_unusable({f"Credentials.{n}": v for n, v in values.items()})
+    if problem is not None:
+        raise bad(f"{problem} (not shown)")
     try:
         expiry = parse_timestamp(creds.get("Expiration"))
     except ValueError:
