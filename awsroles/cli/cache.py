@@ -13,6 +13,7 @@ import os
 from ..cache.store import FileCache
 from ..context import Context, Services, Settings
 from ..errors import AwsRolesError
+from .output import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from ..config.model import Plan
 
 __all__ = ["profile_keys", "run_cache_list", "run_cache_clear"]
+
+
+def say(text: str, end: str = "\n") -> None:
+    """Print a line that holds names and values read from files (escaped)."""
+    print(shown(text), end=end)
 
 
 def _keys_of(plan: Optional[Plan]) -> List[Tuple[str, str]]:
@@ -105,7 +111,7 @@ def run_cache_list(env: Optional[Mapping[str, str]] = None) -> int:
     directory = _file_cache(ctx).directory
     names = _entry_names(ctx)
     if not names:
-        print(f"no entries in {directory}")
+        say(f"no entries in {directory}")
         return 0
     labels = profile_keys(ctx)
     now = ctx.clock.now()
@@ -115,9 +121,9 @@ def run_cache_list(env: Optional[Mapping[str, str]] = None) -> int:
         profiles = ",".join(sorted(labels.get(name[:-5], ()))) or "-"
         rows.append((name, when, left, profiles, role))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    print(f"{directory}: {len(names)} entr{'y' if len(names) == 1 else 'ies'}")
+    say(f"{directory}: {len(names)} entr{'y' if len(names) == 1 else 'ies'}")
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+        say("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     return 0
 
 
@@ -151,20 +157,20 @@ def _clear_all(ctx: Context) -> int:
         try:
             os.unlink(path)
         except OSError as exc:
-            print(f"could not remove {path}: {exc.strerror or exc}")
+            say(f"could not remove {path}: {exc.strerror or exc}")
             continue
         removed += 1
-        print(f"removed {path}  ({role})")
+        say(f"removed {path}  ({role})")
     try:
         locks = sorted(n for n in os.listdir(directory) if n.endswith(".json.lock"))
     except OSError:
         locks = []
     kept = [n for n in locks if not _remove_lock(os.path.join(directory, n))]
     if locks:
-        print(f"removed {len(locks) - len(kept)} lock file(s)", end="")
-        print(f"; {len(kept)} in use, kept" if kept else "")
+        say(f"removed {len(locks) - len(kept)} lock file(s)", end="")
+        say(f"; {len(kept)} in use, kept" if kept else "")
     if not removed:
-        print(f"no entries in {directory}")
+        say(f"no entries in {directory}")
     return 0
 
 
@@ -176,14 +182,14 @@ def run_cache_clear(profile: Optional[str], env: Optional[Mapping[str, str]] = N
     ctx = Context(Settings(profile=profile), Services(env=env))
     pairs = _keys_of(ProfileProvider().plan(ctx))
     if not pairs:
-        print(f"profile '{profile}' assumes no role: it has no entries in the cache")
+        say(f"profile '{profile}' assumes no role: it has no entries in the cache")
         return 0
     cache = _file_cache(ctx)
     for key, owner in pairs:
         path = cache.path(key)
         role, _, _ = _describe(_read_entry(path), ctx.clock.now())
         if cache.delete(key):
-            print(f"removed {path}  (profile '{owner}', {role})")
+            say(f"removed {path}  (profile '{owner}', {role})")
         else:
-            print(f"no entry {path}  (profile '{owner}')")
+            say(f"no entry {path}  (profile '{owner}')")
     return 0

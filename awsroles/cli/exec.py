@@ -22,6 +22,7 @@ import threading
 
 from ..context import Context
 from ..credentials import Credentials
+from .output import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -119,13 +120,16 @@ def run_exec(profile: Optional[str], command: List[str]) -> int:
     try:
         proc = subprocess.Popen(command, env=env)
     except FileNotFoundError:
-        print(f"awsroles: error: command not found: {command[0]}", file=sys.stderr)
+        print(f"awsroles: error: command not found: {shown(command[0])}", file=sys.stderr)
         return 127
     except PermissionError:
-        print(f"awsroles: error: permission denied: {command[0]}", file=sys.stderr)
+        print(f"awsroles: error: permission denied: {shown(command[0])}", file=sys.stderr)
         return 126
     except OSError as exc:
-        print(f"awsroles: error: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"awsroles: error: cannot run {shown(command[0])}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 126
     code = _wait(proc)
     return 128 - code if code < 0 else code

@@ -195,9 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "explain":
         from ..context import Context, Settings
         from ..resolver.report import render_report
+        from .output import shown
 
         text, error = render_report(Context(Settings(profile=args.profile)))
-        print(text)
+        print(shown(text, lines=True))
         return 2 if error is not None else 0
     if cmd == "export":
         from .export import run_export
@@ -237,6 +238,7 @@ def _enable_debug() -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from ..errors import AwsRolesError
+    from .output import shown
 
     try:
         args = _parser().parse_args(argv)
@@ -244,7 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             _enable_debug()
         return _dispatch(args)
     except AwsRolesError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {shown(str(exc), lines=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)

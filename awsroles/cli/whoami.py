@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .output import shown
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
@@ -20,5 +22,5 @@ def run_whoami(profile: Optional[str], as_json: bool) -> int:
         print(json.dumps(doc, indent=4))
         return 0
     for key in ("Account", "Arn", "UserId"):
-        print(f"{key + ':':<9}{identity.get(key, '?')}")
+        print(f"{key + ':':<9}{shown(identity.get(key, '?'))}")
     return 0
