@@ -81,11 +81,16 @@ def _judge_by_server_clock(
 
 
 def _shift(creds: Credentials, skew: float) -> Credentials:
+    """``creds`` with the expiry moved by ``skew``; an expiry so far out (year 9999) that the
+    move would leave the calendar stays where it is: a few minutes do not matter there."""
     if not skew or creds.expiry is None:
         return creds
     from datetime import timedelta
 
-    return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
+    try:
+        return creds.replace(expiry=creds.expiry - timedelta(seconds=skew))
+    except OverflowError:
+        return creds
 
 
 class CachedStsFetch:
@@ -115,6 +120,15 @@ class CachedStsFetch:
                 f"{self.label}: STS answered with a document the cache cannot hold."
             ) from None
         return creds
+
+    def forget(self, access_key: str) -> None:
+        """Delete the cache entry when it holds ``access_key`` (STS has rejected it): no
+        process takes it again. An entry holding another set is left alone."""
+        cache = self._ctx.services.cache
+        entry = cache.load(self.key)
+        held = (entry or {}).get("Credentials", {}).get("AccessKeyId")
+        if held == access_key and cache.delete(self.key):
+            log.info("%s: deleted cache entry %s.json (STS rejected it)", self.label, self.key)
 
     def _from_cache(self, mode: Mode, current: Optional[Credentials]) -> Optional[Credentials]:
         entry = self._ctx.services.cache.load(self.key)

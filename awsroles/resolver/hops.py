@@ -5,6 +5,14 @@ Every hop is its own :class:`RefreshableCredentials` whose fetch function is a
 it resolve the *source* credentials (the inner hop, or the base) and ask for an MFA code if
 the hop has ``mfa_serial``. So a valid cache entry for the outermost hop is the whole cost of
 a warm start: no source provider runs, no STS client is built, no HTTP code is imported.
+
+Chains of any depth resolve without deep recursion: before a hop calls STS it makes the links
+below it fresh from the innermost outwards, so each of them finds its own source fresh and
+goes at most one level down.
+
+When STS rejects a hop's source credentials as expired (they were revoked, or this machine's
+clock is off), the inner link is invalidated, in memory and on disk, and the hop is tried
+once more with credentials fetched again.
 """
 
 from __future__ import annotations
@@ -13,12 +21,14 @@ import time
 
 from .._log import get_logger
 from ..config.model import StaticKeys
+from ..errors import ExpiredTokenError
 from ..sts.params import AssumeRoleParams, cache_args
 from .cached_fetch import CachedStsFetch, generated_session_name
+from .link import Link
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import List, Sequence
 
     from ..config.model import Plan, RoleHop
     from ..context import Context
@@ -33,18 +43,37 @@ ASSUME_ROLE = "assume-role"
 
 
 class HopFetcher(CachedStsFetch):
-    """The fetch function of one role hop's RefreshableCredentials."""
+    """The fetch function of one role hop's RefreshableCredentials. ``below`` is the chain
+    under the hop, innermost first: the base, then the hops before this one."""
 
     method = ASSUME_ROLE
 
-    def __init__(self, hop: RoleHop, source: Callable[[], Credentials], ctx: Context) -> None:
+    def __init__(self, hop: RoleHop, below: Sequence[Link], ctx: Context) -> None:
         super().__init__(cache_args(hop), ctx, f"profile '{hop.profile}'")
         self.hop = hop
-        self._source = source
+        self._below = tuple(below)
         self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
+
+    def _source(self) -> Credentials:
+        """The source credentials, the links below made fresh from the innermost outwards."""
+        for link in self._below[:-1]:
+            link.credentials.get_frozen_credentials()
+        return self._below[-1].credentials.get_frozen_credentials()
 
     def _call_sts(self) -> Credentials:
         source = self._source()
+        try:
+            return self._assume(source)
+        except ExpiredTokenError:
+            if not self._below[-1].invalidate(source):
+                raise  # long-lived keys: nothing to fetch again
+            log.warning(
+                "%s: STS rejected the source credentials as expired; fetching them again",
+                self.label,
+            )
+            return self._assume(self._source())
+
+    def _assume(self, source: Credentials) -> Credentials:
         hop = self.hop
         token_code = None
         if hop.mfa_serial:
@@ -66,24 +95,23 @@ class HopFetcher(CachedStsFetch):
 def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
     """Credentials for ``plan``: the base's credential object when there is no hop,
     otherwise a RefreshableCredentials for the outermost hop."""
-    current: CredentialSource
     if isinstance(plan.base, StaticKeys):  # the usual base of a role chain: nothing to load
-        current = plan.base.credentials()
+        first = Link(plan.base.credentials())
     else:
-        from .sources import Lazy, base_source
+        from .sources import Lazy, base_link
 
-        current = base_source(plan.base, ctx)
-        if not plan.hops and isinstance(current, Lazy):
-            return current.get()
+        first = base_link(plan.base, ctx)
+        if not plan.hops and isinstance(first.credentials, Lazy):
+            return first.credentials.get()
     if not plan.hops:
-        return current
+        return first.credentials
+    chain: List[Link] = [first]
     # A cold chain with an MFA hop anywhere holds the outer locks through the prompt: let
     # other processes wait for it rather than give up and call STS themselves.
     mfa = any(hop.mfa_serial for hop in plan.hops)
     for hop in plan.hops:
-        fetcher = HopFetcher(hop, current.get_frozen_credentials, ctx)
+        fetcher = HopFetcher(hop, chain, ctx)
         fetcher.lock_factor = 5 if mfa else 1
-        current = ctx.refreshable(
-            fetcher, method=ASSUME_ROLE, label=f"profile '{hop.profile}' ({hop.role_arn})"
-        )
-    return current
+        label = f"profile '{hop.profile}' ({hop.role_arn})"
+        chain.append(Link(ctx.refreshable(fetcher, method=ASSUME_ROLE, label=label), fetcher))
+    return chain[-1].credentials

@@ -13,6 +13,7 @@ from ..providers import web_identity
 from ..providers.base import NotApplicable
 from ..sts.params import cache_args
 from .cached_fetch import CachedStsFetch, generated_session_name
+from .link import Link
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,9 +23,8 @@ if TYPE_CHECKING:
     from ..context import Context
     from ..credentials import Credentials
     from ..protocols import CredentialSource
-    from ..refresh.sync import RefreshableCredentials
 
-__all__ = ["base_source", "Lazy", "WebIdentityFetcher"]
+__all__ = ["base_link", "base_source", "Lazy", "WebIdentityFetcher"]
 
 
 class Lazy:
@@ -54,6 +54,11 @@ class Lazy:
     def get_frozen_credentials(self) -> Credentials:
         return self.get().get_frozen_credentials()
 
+    def invalidate(self, access_key: Optional[str] = None) -> bool:
+        """Invalidate the credentials built, when they can be fetched again."""
+        invalidate = getattr(self._obj, "invalidate", None)
+        return bool(invalidate(access_key)) if invalidate is not None else False
+
     def __repr__(self) -> str:
         return f"Lazy({self._label}, {self._obj!r})"
 
@@ -72,11 +77,14 @@ class WebIdentityFetcher(CachedStsFetch):
         return self._keep(web_identity.assume_role(self._ctx, self.source, self.session_name))
 
 
-def web_identity_credentials(source: WebIdentitySource, ctx: Context) -> RefreshableCredentials:
-    """Deferred: nothing is read or called until the credentials are first used."""
-
-    fetch = WebIdentityFetcher(source, ctx)
-    return ctx.refreshable(fetch, method=fetch.method, label=f"web identity ({source.role_arn})")
+def base_link(base: BaseSource, ctx: Context) -> Link:
+    """The plan's base as the first link of its chain. Nothing is read, run or called until
+    its credentials are first used."""
+    if isinstance(base, WebIdentitySource):
+        fetch = WebIdentityFetcher(base, ctx)
+        label = f"web identity ({base.role_arn})"
+        return Link(ctx.refreshable(fetch, method=fetch.method, label=label), fetch)
+    return Link(base_source(base, ctx))
 
 
 def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
@@ -84,7 +92,7 @@ def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
     if isinstance(base, StaticKeys):
         return base.credentials()
     if isinstance(base, WebIdentitySource):
-        return web_identity_credentials(base, ctx)
+        return base_link(base, ctx).credentials
     if isinstance(base, NamedSource):
         return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}", base.name)
     if isinstance(base, ProcessSource):

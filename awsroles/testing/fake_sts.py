@@ -191,6 +191,14 @@ class FakeSTS(LocalServer):
     def deny_role(self, role_arn: str) -> None:
         self.add_role(role_arn, deny=True)
 
+    def expire(self, access_key: str) -> None:
+        """Treat the credentials this server issued under ``access_key`` as expired from now
+        on: calls signed with them get ``ExpiredToken``, as when a session is revoked or the
+        caller's clock is off. A KeyError for a key the server does not know."""
+        with self._lock:
+            principal = self._keys[access_key]
+            self._keys[access_key] = principal._replace(expires=self.clock.now().timestamp())
+
     def add_web_identity_token(
         self,
         token: str,

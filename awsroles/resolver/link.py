@@ -1,0 +1,38 @@
+"""One link of a resolved chain (the base, or a role hop): its credentials, and how to stop
+using a set STS has rejected."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from ..credentials import Credentials
+    from ..protocols import CredentialSource
+    from .cached_fetch import CachedStsFetch
+
+__all__ = ["Link"]
+
+
+class Link:
+    """One link of a chain: its credentials, and the fetch behind them when they come from
+    STS through the cache (to drop a cache entry STS has rejected)."""
+
+    __slots__ = ("credentials", "fetch")
+
+    def __init__(
+        self, credentials: CredentialSource, fetch: Optional[CachedStsFetch] = None
+    ) -> None:
+        self.credentials = credentials
+        self.fetch = fetch
+
+    def invalidate(self, rejected: Credentials) -> bool:
+        """Stop using ``rejected``: its next use fetches again, and a cache entry holding it
+        is deleted. False when these credentials cannot be fetched again (long-lived keys)."""
+        invalidate = getattr(self.credentials, "invalidate", None)
+        if invalidate is None:
+            return False
+        invalidate(rejected.access_key)
+        if self.fetch is not None:
+            self.fetch.forget(rejected.access_key)
+        return True
