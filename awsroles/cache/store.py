@@ -23,7 +23,7 @@ from .key import check_key
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set
 
     from .lock import Handle
 
@@ -213,6 +213,8 @@ class FileCache(_CacheBase):
     def __init__(self, directory: str) -> None:
         self.directory = os.fspath(directory)
         self._warned = False
+        self._lock_warned = False
+        self._checked = False
         self._warn_guard = threading.Lock()
 
     def __repr__(self) -> str:
@@ -224,6 +226,9 @@ class FileCache(_CacheBase):
     # reading ---------------------------------------------------------------------------------
 
     def load(self, key: str) -> Optional[Dict[str, Any]]:
+        if not self._checked:
+            self._checked = True
+            _check_directory(self.directory)
         try:  # a FIFO or device planted at the path is refused, never waited on
             raw = read_small_file(self.path(key), MAX_ENTRY_BYTES)
         except FileNotFoundError:
@@ -299,18 +304,54 @@ class FileCache(_CacheBase):
 
         try:
             make_private_dirs(self.directory)
+        except OSError as exc:  # the cache itself cannot be written: one warning says so
+            self._warn_unwritable(exc)
+            return None
+        try:
             return acquire(lock_path, timeout, poll_interval=0.05)
         except LockTimeout:
             msg = "credential cache: waited %.1f s for %s; going on without the lock"
             logger.warning(msg, timeout, lock_path)
         except ImportError:  # no flock here and filelock not installed: a broken install
             logger.warning("credential cache: filelock is not installed; not locking %s", key)
-        except OSError as exc:
-            self._warn_unwritable(exc)
+        except OSError as exc:  # a lock file owned by someone else, a planted symlink, ...
+            with self._warn_guard:
+                first = not self._lock_warned
+                self._lock_warned = True
+            msg = "credential cache: cannot use the lock file %s (%s); going on without the lock"
+            logger.log(30 if first else 10, msg, lock_path, _errname(exc))
         except Exception as exc:  # a lock library misbehaving must not stop resolution
             msg = "credential cache: cannot lock %s (%s); going on without the lock"
             logger.warning(msg, key, type(exc).__name__)
         return None
+
+
+_CHECKED_DIRECTORIES: Set[str] = set()
+
+
+def _check_directory(directory: str) -> None:
+    """Warn once per process when the cache directory is writable by other users (anyone
+    could plant an entry there) or belongs to another user. It is used anyway, as botocore
+    uses it; a missing directory is created private when an entry is first written."""
+    if os.name == "nt" or directory in _CHECKED_DIRECTORIES:
+        return
+    _CHECKED_DIRECTORIES.add(directory)
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return
+    if st.st_mode & 0o002:
+        why = "is writable by every user"
+    elif st.st_uid != os.getuid():
+        why = "belongs to another user"
+    else:
+        return
+    logger.warning(
+        "credential cache %s %s: another user could plant credentials there; make it yours "
+        "and private (chmod 700)",
+        directory,
+        why,
+    )
 
 
 def _errname(exc: OSError) -> str:
