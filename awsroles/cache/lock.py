@@ -14,11 +14,12 @@ import errno
 import os
 import time
 
+from .. import _fork
 from .._files import O_CLOEXEC, O_NOFOLLOW
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from typing import Any, Protocol, Set
 
     class Handle(Protocol):
         """A held lock."""
@@ -48,12 +49,14 @@ class LockTimeout(Exception):
 
 
 class _Flock:
-    __slots__ = ("fd",)
+    __slots__ = ("fd", "__weakref__")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        _HELD.add(self)
 
     def release(self) -> None:
+        _HELD.discard(self)
         fd, self.fd = self.fd, -1
         if fd < 0:
             return
@@ -61,6 +64,26 @@ class _Flock:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+    def disown(self) -> None:
+        """Close this process's descriptor without unlocking: the lock stays with the
+        other processes that hold the same open file (a forked child's parent)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+#: The locks this process holds. A forked child inherits their descriptors, and a flock
+#: belongs to the open file, so the child would hold the lock for as long as it lives, even
+#: after the parent died: the child closes its copies at once (it never unlocks them).
+_HELD: Set[_Flock] = set()
+
+
+@_fork.on_fork
+def _disown_inherited() -> None:
+    for handle in list(_HELD):
+        handle.disown()
+    _HELD.clear()
 
 
 class _FileLock:
