@@ -15,6 +15,8 @@
 - ``FakeSSOPortal`` (``awsroles.testing.fake_sso``) and ``write_token_cache()``
   (``awsroles.testing.sso_cache``): the SSO portal and a token cache shaped like the AWS CLI
   v2's.
+- ``SlowPeer`` (``awsroles.testing.slow_peer``): a server that sends its answer a byte at a
+  time (or stalls after the headers), for testing deadlines.
 - ``ReplayTransport`` (``awsroles.testing.replay``): serves recorded HTTP traffic in
   order and checks each request against the recording.
 - ``awsroles.testing.pytest_plugin``: pytest fixtures ``awsroles_local``, ``awsroles_sts`` and
@@ -40,6 +42,7 @@ __all__ = [
     "FakeSSOPortal",
     "write_token_cache",
     "ReplayTransport",
+    "SlowPeer",
 ]
 
 _LAZY = {
@@ -55,6 +58,7 @@ _LAZY = {
     "FakeSSOPortal": "awsroles.testing.fake_sso",
     "write_token_cache": "awsroles.testing.sso_cache",
     "ReplayTransport": "awsroles.testing.replay",
+    "SlowPeer": "awsroles.testing.slow_peer",
 }
 
 

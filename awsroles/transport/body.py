@@ -30,14 +30,30 @@ def collect(chunks: Iterable[bytes], request: HttpRequest) -> bytes:
 
 
 def read_body(response: Any, request: HttpRequest) -> bytes:
+    """The whole body of an http.client response: as long as its Content-Length says, within
+    ``max_body``, decompressed."""
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > request.max_body:
         raise too_large(request)
     body = collect(iter(lambda: response.read(CHUNK), b""), request)
+    if _has_body(response, request) and length and length.isdigit() and len(body) < int(length):
+        # http.client ends a read quietly when the connection closes early
+        url = safe_url(request.url)
+        raise TransportError(
+            f"connection to {url} closed after {len(body)} of the {length} bytes of its response",
+            url=url,
+        )
     encoding = (response.getheader("Content-Encoding") or "").strip().lower()
     if encoding and encoding != "identity":
         body = _decode(body, encoding, request)
     return body
+
+
+def _has_body(response: Any, request: HttpRequest) -> bool:
+    """Whether the answer carries the body its Content-Length describes (not so for HEAD,
+    1xx, 204 and 304)."""
+    status = int(response.status)
+    return request.method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
 
 
 def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:

@@ -13,6 +13,10 @@ adapters (:mod:`.stdlib`, :mod:`.via_requests`) only carry the decision out.
   redirects).
 * ``trust_env=False`` ignores all of the environment: the request goes direct, verified by
   certifi's bundle. The container provider asks for it, so its token never reaches a proxy.
+* **Deadline**: each attempt, from the first connection to the last byte of the body, ends
+  within :func:`attempt_seconds` of its request's timeout (the connect timeout plus the read
+  timeout). A read timeout alone bounds each wait for a byte, so a peer that sends one byte
+  every few seconds would otherwise hold a resolution, and the cache lock it holds, for hours.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from .._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Mapping, Optional, Tuple
+    from typing import Dict, Mapping, Optional, Tuple, Union
 
-__all__ = ["Route", "route", "ca_bundle", "CA_BUNDLE_VARIABLES"]
+__all__ = ["Route", "route", "ca_bundle", "attempt_seconds", "CA_BUNDLE_VARIABLES"]
 
 #: Environment variables naming the CA bundle, first set wins: botocore's, then requests'.
 CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -47,6 +51,14 @@ class Route(Record):
     def direct(self) -> bool:
         """True when the standard library can send it (no proxy, no redirects to follow)."""
         return self.proxy is None and not self.follow_redirects
+
+
+def attempt_seconds(timeout: Union[float, Tuple[float, float]]) -> float:
+    """The longest one attempt may take, connecting and reading the whole answer included:
+    the connect timeout plus the read timeout (a single number is both)."""
+    if isinstance(timeout, tuple):
+        return float(timeout[0]) + float(timeout[1])
+    return 2.0 * float(timeout)
 
 
 def ca_bundle(env: Mapping[str, str]) -> Optional[Tuple[str, str]]:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from urllib.parse import urlsplit
 
 from .. import _fork
 from ..errors import InvalidConfigError, TransportError, safe_url
 from .base import HttpRequest, HttpResponse, default_user_agent
 from .body import read_body
-from .rules import route
+from .rules import attempt_seconds, route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -112,30 +113,45 @@ class StdlibTransport:
         if not any(name.lower() == "user-agent" for name in headers):
             headers["User-Agent"] = default_user_agent()
         connect_timeout, read_timeout = _split(request.timeout)
+        total = attempt_seconds(request.timeout)
+        deadline = time.monotonic() + total
         conn = self._checkout(key)
         reused = conn is not None
         while True:
             if conn is None:
                 conn = self._connect(key, connect_timeout, request)
+            watchdog = _Watchdog(conn, deadline)
             try:
-                conn.sock.settimeout(read_timeout)
-                conn.request(request.method, target, body=request.body, headers=headers)
-                response = conn.getresponse()
-            except Exception as exc:
+                try:
+                    left = deadline - time.monotonic()
+                    conn.sock.settimeout(left if read_timeout is None else min(read_timeout, left))
+                    conn.request(request.method, target, body=request.body, headers=headers)
+                    response = conn.getresponse()
+                except Exception as exc:
+                    conn.close()
+                    if watchdog.fired:
+                        raise _too_slow(request, total) from None
+                    if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
+                        conn, reused = None, False  # the server closed it while idle: once more
+                        continue
+                    raise _failure(exc, request, "talking to", read_timeout) from None
+                try:
+                    body = read_body(response, request)
+                except Exception as exc:
+                    conn.close()
+                    if watchdog.fired:
+                        raise _too_slow(request, total) from None
+                    if isinstance(exc, TransportError):
+                        raise
+                    raise _failure(
+                        exc, request, "reading the response from", read_timeout
+                    ) from None
+            finally:
+                watchdog.cancel()
+            if watchdog.fired:  # the socket is shut down; what was read may be cut short
                 conn.close()
-                if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
-                    conn, reused = None, False  # the server closed it while idle: once more
-                    continue
-                raise _failure(exc, request, "talking to", read_timeout) from None
+                raise _too_slow(request, total)
             break
-        try:
-            body = read_body(response, request)
-        except TransportError:
-            conn.close()
-            raise
-        except Exception as exc:
-            conn.close()
-            raise _failure(exc, request, "reading the response from", read_timeout) from None
         received: Dict[str, str] = {}
         for name, value in response.getheaders():
             lname = name.lower()
@@ -292,6 +308,39 @@ def _is_stale(exc: BaseException) -> bool:
     return isinstance(
         exc,
         (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError),
+    )
+
+
+class _Watchdog:
+    """Ends an attempt at its deadline: shuts the connection's socket down, so a read that is
+    waiting returns at once, however slowly the peer sends (a read timeout alone resets with
+    every byte). ``fired`` tells the attempt that this is why its read failed."""
+
+    def __init__(self, conn: http.client.HTTPConnection, deadline: float) -> None:
+        self.fired = False
+        self._sock = conn.sock
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        import socket
+
+        self.fired = True
+        try:  # the plain socket's shutdown: an SSL socket's would drop its SSL state under a
+            # reader in another thread
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _too_slow(request: HttpRequest, total: float) -> TransportError:
+    url = safe_url(request.url)
+    return TransportError(
+        f"timed out: {url} did not send its whole answer within {total:g}s", url=url, timeout=True
     )
 
 

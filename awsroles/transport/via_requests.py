@@ -7,15 +7,16 @@ every request then goes through requests, on the same routes.
 from __future__ import annotations
 
 import os
+import threading
 
 from ..errors import TransportError, safe_url
 from .base import HttpRequest, HttpResponse
 from .body import CHUNK, collect
-from .rules import route
+from .rules import attempt_seconds, route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping, Optional, Union
+    from typing import List, Mapping, Optional, Tuple, Union
 
     import requests
 
@@ -60,7 +61,41 @@ class RequestsTransport:
         return self.send(request, way)
 
     def send(self, request: HttpRequest, way: Route) -> HttpResponse:
-        """Send ``request`` on the route ``way``."""
+        """Send ``request`` on the route ``way``, within the attempt's deadline
+        (:func:`~awsroles.transport.rules.attempt_seconds`). requests bounds only each wait
+        for a byte, so the exchange runs on a worker thread and the caller stops waiting at
+        the deadline; the worker ends by itself (its answer is dropped)."""
+        total = attempt_seconds(request.timeout)
+        outcome: List[Union[HttpResponse, BaseException]] = []
+        opened: List[requests.Response] = []
+        done = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome.append(self._exchange(request, way, opened))
+            except BaseException as exc:  # handed to the caller below
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=exchange, name="awsroles-http", daemon=True).start()
+        if not done.wait(total):
+            if opened:
+                _hang_up(opened[0])
+            url = safe_url(request.url)
+            raise TransportError(
+                f"timed out: {url} did not send its whole answer within {total:g}s",
+                url=url,
+                timeout=True,
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _exchange(
+        self, request: HttpRequest, way: Route, opened: List[requests.Response]
+    ) -> HttpResponse:
         import requests
 
         session = self._get_session()
@@ -78,9 +113,10 @@ class RequestsTransport:
                 verify=verify,
                 proxies=proxies,
             )
+            opened.append(resp)
         except requests.exceptions.Timeout:
             raise TransportError(
-                f"timed out after {request.timeout}s talking to {safe_url(request.url)}",
+                f"timed out after {_seconds(request.timeout)}s talking to {safe_url(request.url)}",
                 url=safe_url(request.url),
                 timeout=True,
             ) from None  # its text can quote request headers or bodies
@@ -92,6 +128,13 @@ class RequestsTransport:
         try:
             body = collect(resp.iter_content(CHUNK), request)
         except requests.exceptions.RequestException as exc:
+            if _is_read_timeout(exc):
+                raise TransportError(
+                    f"timed out after {_seconds(request.timeout, read=True)}s reading the "
+                    f"response from {safe_url(request.url)}",
+                    url=safe_url(request.url),
+                    timeout=True,
+                ) from None
             raise TransportError(
                 f"connection to {safe_url(request.url)} broke while reading the response "
                 f"({type(exc).__name__})",
@@ -101,3 +144,32 @@ class RequestsTransport:
             resp.close()
         headers = {k.lower(): v for k, v in resp.headers.items()}
         return HttpResponse(status=resp.status_code, headers=headers, body=body)
+
+
+def _hang_up(resp: requests.Response) -> None:
+    """Shut down the socket a timed-out answer is still arriving on, so the worker reading it
+    ends now rather than when the peer stops sending (and the pool drops the connection)."""
+    import socket
+
+    conn = getattr(resp.raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    """requests reports a read timeout in the middle of a body as a ConnectionError wrapping
+    urllib3's ReadTimeoutError."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
+
+
+def _seconds(timeout: Union[float, Tuple[float, float]], read: bool = False) -> str:
+    """The timeout as a message names it: the read part alone for a read."""
+    if isinstance(timeout, tuple):
+        return f"{timeout[1]:g}" if read else f"{timeout[0]:g}/{timeout[1]:g}"
+    return f"{timeout:g}"
