@@ -481,6 +481,24 @@ def test_unreachable_gives_none(ctx, imds):
     assert load(provider, ctx) is None and "connect" in provider.last_reason
 
 
+def test_timed_out_metadata_is_explained_in_the_no_credentials_error(tmp_path, clock):
+    """In a container whose instance answers metadata only one hop away, every IMDS request
+    times out: the error the user sees says so, and what to change."""
+    from awsroles.errors import NoCredentialsError
+    from awsroles.resolver.chain import CredentialChain
+    from awsroles.testing import SlowPeer
+
+    with SlowPeer(stall=30) as peer:
+        env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": peer.url, "AWS_METADATA_SERVICE_TIMEOUT": "0.3"}
+        ctx = make_ctx(tmp_path, clock, None, **env)
+        with pytest.raises(NoCredentialsError) as info:
+            CredentialChain([ImdsProvider()]).resolve(ctx)
+        url = peer.url
+    text = str(info.value)
+    assert "iam-role: timed out" in text and url in text
+    assert "hop limit is 2" in text
+
+
 # --- static stability --------------------------------------------------------------------------
 
 STALE_WARNING = "returned credentials expiring"

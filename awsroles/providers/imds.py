@@ -57,6 +57,11 @@ log = get_logger("awsroles")
 __all__ = ["ImdsProvider", "ImdsClient", "ImdsV1DisabledError", "METHOD", "CREDENTIALS_PATH"]
 
 METHOD = "iam-role"
+#: Why a timeout is the usual outcome in a container: the token's answer does not make it back.
+UNREACHABLE_HINT = (
+    "In a container on EC2, instance metadata answers only when the instance's metadata hop "
+    "limit is 2 or more; or give the container its own credentials"
+)
 CREDENTIALS_PATH = "latest/meta-data/iam/security-credentials/"
 TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "x-aws-ec2-metadata-token"
@@ -369,9 +374,12 @@ class ImdsProvider:
         except ImdsV1DisabledError:
             raise
         except CredentialRetrievalError as exc:
-            self.last_reason = exc.message
-            log.debug("IMDS: no credentials: %s", exc.message)
-            return NotApplicable(METHOD, exc.message)
+            reason = exc.message
+            if isinstance(exc, TransportError) and exc.timeout:
+                reason = f"{reason.rstrip('.')}. {UNREACHABLE_HINT}"
+            self.last_reason = reason
+            log.debug("IMDS: no credentials: %s", reason)
+            return NotApplicable(METHOD, reason)
 
     def load_or_raise(self, ctx: Context) -> RefreshableCredentials:
         """Credentials, raising the reason when there are none (for

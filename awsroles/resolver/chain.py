@@ -113,9 +113,12 @@ class CredentialChain:
                 if not isinstance(loaded, NotApplicable):
                     log.info("awsroles: credentials from the %s provider", provider.name)
                     return Resolution(loaded, found)
+                # it applied but found nothing (IMDS out of reach): the error says why
+                skipped.append(f"{provider.name}: {loaded.reason.rstrip('.')}")
+                continue
             skipped.append(provider.name)
         raise NoCredentialsError(
-            "no credentials found (tried: " + ", ".join(skipped) + ").",
+            "no credentials found (tried: " + "; ".join(skipped) + ").",
             hint="Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or select a profile with "
             "AWS_PROFILE or profile=..., or run `awsroles explain` to see why each source "
             "was skipped.",
