@@ -615,6 +615,30 @@ def test_error_mapping(code, status, cls):
     assert len(transport.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "code,message,clock",
+    [
+        (
+            "SignatureDoesNotMatch",
+            "Signature expired: 20300101T000000Z is now earlier than 20300101T001000Z "
+            "(20300101T001500Z - 5 min.)",
+            True,
+        ),
+        ("SignatureDoesNotMatch", "Signature not yet current: 20300101T002000Z", True),
+        ("RequestExpired", "Request has expired.", True),
+        ("SignatureDoesNotMatch", "The request signature we calculated does not match", False),
+    ],
+)
+def test_a_clock_too_far_off_is_named_as_the_cause(code, message, clock):
+    """STS answers a request signed more than 5 minutes from its time under the code of a
+    wrong key: the hint names the clock then, and the key otherwise."""
+    sts, _ = client(err(403, code, message))
+    with pytest.raises(STSError) as exc:
+        sts.assume_role(SOURCE, AssumeRoleParams(ROLE, "sess"))
+    assert ("clock" in str(exc.value)) is clock
+    assert ("secret key is wrong" in str(exc.value)) is (not clock)
+
+
 def test_region_disabled_names_region():
     sts, _ = client(err(403, "RegionDisabledException", "STS is not activated"))
     with pytest.raises(RegionDisabledError, match="eu-west-1"):

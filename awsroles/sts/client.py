@@ -120,6 +120,15 @@ _HINTS = {
 }
 
 
+def _clock_off(code: str, message: str) -> bool:
+    """STS refuses a request signed too far from its own time as "Signature expired" (or
+    "not yet current"), under a code that otherwise means a wrong key."""
+    text = message.lower()
+    return code in ("SignatureDoesNotMatch", "RequestExpired", "InvalidSignatureException") and (
+        "signature expired" in text or "not yet current" in text or code == "RequestExpired"
+    )
+
+
 class StsClient:
     """Makes STS calls at one endpoint. Thread-safe: it keeps no per-call state."""
 
@@ -304,6 +313,11 @@ class StsClient:
             operation=op,
             hint=_HINTS.get(code),
         )
+        if _clock_off(code, message):
+            kw["hint"] = (
+                "This machine's clock is more than 5 minutes off: set it right (turn on time "
+                "synchronisation, e.g. NTP) and try again."
+            )
         if code in ("AccessDenied", "IDPRejectedClaim"):
             if op == "AssumeRoleWithWebIdentity" and code == "AccessDenied":
                 kw["hint"] = "Check the role's trust policy for the web identity provider."
