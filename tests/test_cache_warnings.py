@@ -51,6 +51,7 @@ def _fresh_directory_checks(monkeypatch):
     """The "writable by others" check runs once per directory per process: each test starts
     with none made, so the tests do not depend on each other's order."""
     monkeypatch.setattr(store_mod, "_CHECKED_DIRECTORIES", set())
+    monkeypatch.setattr(store_mod, "_WARNED", set())
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def test_symlinked_lock_file_is_named_not_followed_and_the_entry_is_written(tmp_
         assert len(warnings) == 1, warnings
         assert LOCK_FILE in warnings[0]
         assert lock_path in warnings[0]  # the file at fault, by its path
-        assert "ELOOP" in warnings[0]  # why it cannot be used: it is a symlink
+        assert "it is a symbolic link, which awsroles never follows" in warnings[0]
         assert "going on without the lock" in warnings[0]
         assert not any(NOT_WRITABLE in m or "not writable" in m for m in _messages(logs))
         _assert_no_secret(logs, frozen.secret_key, frozen.token, aws.secret_key)
@@ -353,6 +354,11 @@ def test_cache_directory_under_a_file_warns_once_and_credentials_are_returned(tm
             assert f.read() == "not a directory"
         _assert_no_secret(logs, frozen.secret_key, frozen.token, aws.secret_key)
 
+        # a long-running program resolving again is not warned again
+        logs.clear()
+        _resolve_dev(aws, cache=FileCache(aws.cache_dir))
+        assert _warnings(logs) == []
+
 
 def test_unmakeable_cache_directory_given_as_a_cache(tmp_path, logs):
     blocker = tmp_path / "file"
@@ -385,7 +391,8 @@ def test_world_writable_cache_directory_warns_once_per_process_and_is_used(tmp_p
         warnings = _warnings(logs)
         assert warnings == [
             f"credential cache {aws.cache_dir} is writable by every user: another user could "
-            "plant credentials there; make it yours and private (chmod 700)"
+            "plant credentials there. awsroles uses it anyway; make it yours and private "
+            "(chmod 700)"
         ]
         _assert_valid_entry(aws.cache_dir, _dev_key(aws), frozen.access_key)  # used
         assert stat.S_IMODE(os.stat(aws.cache_dir).st_mode) == 0o777  # and kept as it is
@@ -442,7 +449,8 @@ def test_cache_directory_of_another_user_is_warned_about_and_used(tmp_path, logs
         warnings = _warnings(logs)
         assert warnings == [
             f"credential cache {aws.cache_dir} belongs to another user: another user could "
-            "plant credentials there; make it yours and private (chmod 700)"
+            "plant credentials there. awsroles uses it anyway; make it yours and private "
+            "(chmod 700)"
         ]
         _assert_valid_entry(aws.cache_dir, _dev_key(aws), frozen.access_key)
         assert os.stat(aws.cache_dir).st_uid == OTHER_UID  # kept as it is

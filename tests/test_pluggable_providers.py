@@ -47,4 +47,4 @@ def test_nothing_found_lists_what_was_tried(tmp_path):
             providers=[FakeProvider(None, name="a"), FakeProvider(None, name="b")],
             env={"HOME": str(tmp_path)},
         )
-    assert "a, b" in str(err.value)
+    assert "tried: a; b" in str(err.value)

@@ -23,7 +23,7 @@ from .key import check_key
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
     from .lock import Handle
 
@@ -212,10 +212,7 @@ class FileCache(_CacheBase):
 
     def __init__(self, directory: str) -> None:
         self.directory = os.fspath(directory)
-        self._warned = False
-        self._lock_warned = False
         self._checked = False
-        self._warn_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FileCache({self.directory!r})"
@@ -266,11 +263,9 @@ class FileCache(_CacheBase):
         return True
 
     def _warn_unwritable(self, exc: OSError) -> None:
-        with self._warn_guard:
-            first = not self._warned
-            self._warned = True
         msg = "credential cache %s is not writable (%s); credentials kept in memory only"
-        logger.log(30 if first else 10, msg, self.directory, _errname(exc))  # WARNING / DEBUG
+        level = _level("unwritable", self.directory)
+        logger.log(level, msg, self.directory, _errname(exc))
 
     def delete(self, key: str) -> bool:
         """Remove ``<key>.json``. The lock file stays: removing it could break a holder's lock."""
@@ -307,6 +302,9 @@ class FileCache(_CacheBase):
         except OSError as exc:  # the cache itself cannot be written: one warning says so
             self._warn_unwritable(exc)
             return None
+        if not self._checked:
+            self._checked = True
+            _check_directory(self.directory)
         try:
             return acquire(lock_path, timeout, poll_interval=0.05)
         except LockTimeout:
@@ -315,27 +313,47 @@ class FileCache(_CacheBase):
         except ImportError:  # no flock here and filelock not installed: a broken install
             logger.warning("credential cache: filelock is not installed; not locking %s", key)
         except OSError as exc:  # a lock file owned by someone else, a planted symlink, ...
-            with self._warn_guard:
-                first = not self._lock_warned
-                self._lock_warned = True
+            why = (
+                "it is a symbolic link, which awsroles never follows"
+                if exc.errno == errno.ELOOP
+                else _errname(exc)
+            )
             msg = "credential cache: cannot use the lock file %s (%s); going on without the lock"
-            logger.log(30 if first else 10, msg, lock_path, _errname(exc))
+            logger.log(_level("lock file", self.directory), msg, lock_path, why)
         except Exception as exc:  # a lock library misbehaving must not stop resolution
             msg = "credential cache: cannot lock %s (%s); going on without the lock"
             logger.warning(msg, key, type(exc).__name__)
         return None
 
 
+#: Cache directories already checked, and (kind, directory) pairs already warned about, in
+#: this process: a long-running program resolving again and again warns once, not each time.
 _CHECKED_DIRECTORIES: Set[str] = set()
+_WARNED: Set[Tuple[str, str]] = set()
+_ONCE = threading.Lock()
+
+
+def _level(kind: str, directory: str) -> int:
+    """WARNING the first time this process meets this kind of problem with ``directory``,
+    DEBUG afterwards."""
+    key = (kind, os.path.abspath(directory))
+    with _ONCE:
+        first = key not in _WARNED
+        _WARNED.add(key)
+    return 30 if first else 10
 
 
 def _check_directory(directory: str) -> None:
     """Warn once per process when the cache directory is writable by other users (anyone
     could plant an entry there) or belongs to another user. It is used anyway, as botocore
     uses it; a missing directory is created private when an entry is first written."""
-    if os.name == "nt" or directory in _CHECKED_DIRECTORIES:
+    if os.name == "nt":
         return
-    _CHECKED_DIRECTORIES.add(directory)
+    directory = os.path.abspath(directory)
+    with _ONCE:
+        if directory in _CHECKED_DIRECTORIES:
+            return
+        _CHECKED_DIRECTORIES.add(directory)
     try:
         st = os.stat(directory)
     except OSError:
@@ -347,8 +365,8 @@ def _check_directory(directory: str) -> None:
     else:
         return
     logger.warning(
-        "credential cache %s %s: another user could plant credentials there; make it yours "
-        "and private (chmod 700)",
+        "credential cache %s %s: another user could plant credentials there. awsroles uses "
+        "it anyway; make it yours and private (chmod 700)",
         directory,
         why,
     )
