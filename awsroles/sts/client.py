@@ -260,9 +260,10 @@ class StsClient:
         self, op: str, target: str, role_arn: Optional[str], last: BaseException
     ) -> Exception:
         n = self.max_attempts
+        tries = f"{n} attempts" if n > 1 else "1 attempt"
         if isinstance(last, TransportError):
             return TransportError(
-                f"{target}: {last.message} (gave up after {n} attempts)",
+                f"{target}: {last.message} (gave up after {tries})",
                 url=last.url,
                 timeout=last.timeout,
             )
@@ -271,7 +272,7 @@ class StsClient:
         what = "throttling the call" if kind is ThrottlingError else "failing"
         detail = (last.sts_message or "").rstrip(". ") or f"HTTP {last.status}"
         return kind(
-            f"{target}: STS kept {what} ({last.code}) after {n} attempts: {detail}.",
+            f"{target}: STS kept {what} ({last.code}) after {tries}: {detail}.",
             code=last.code,
             sts_message=last.sts_message,
             status=last.status,

@@ -10,9 +10,9 @@ from .base import HttpRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Tuple
+    from typing import Any, Iterable, Optional, Tuple
 
-__all__ = ["read_body", "collect", "too_large", "CHUNK"]
+__all__ = ["read_body", "collect", "check_complete", "too_large", "CHUNK"]
 
 CHUNK = 64 * 1024
 
@@ -36,24 +36,26 @@ def read_body(response: Any, request: HttpRequest) -> bytes:
     if length and length.isdigit() and int(length) > request.max_body:
         raise too_large(request)
     body = collect(iter(lambda: response.read(CHUNK), b""), request)
-    if _has_body(response, request) and length and length.isdigit() and len(body) < int(length):
-        # http.client ends a read quietly when the connection closes early
-        url = safe_url(request.url)
-        raise TransportError(
-            f"connection to {url} closed after {len(body)} of the {length} bytes of its response",
-            url=url,
-        )
+    # http.client ends a read quietly when the connection closes early
+    check_complete(int(response.status), length, len(body), request)
     encoding = (response.getheader("Content-Encoding") or "").strip().lower()
     if encoding and encoding != "identity":
         body = _decode(body, encoding, request)
     return body
 
 
-def _has_body(response: Any, request: HttpRequest) -> bool:
-    """Whether the answer carries the body its Content-Length describes (not so for HEAD,
-    1xx, 204 and 304)."""
-    status = int(response.status)
-    return request.method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
+def check_complete(status: int, length: Optional[str], received: int, request: HttpRequest) -> None:
+    """A TransportError when fewer bytes arrived than the Content-Length announced (HEAD,
+    1xx, 204 and 304 answers carry none, whatever the header says)."""
+    if not length or not length.isdigit() or received >= int(length):
+        return
+    if request.method.upper() == "HEAD" or status < 200 or status in (204, 304):
+        return
+    url = safe_url(request.url)
+    raise TransportError(
+        f"connection to {url} closed after {received} of the {length} bytes of its response",
+        url=url,
+    )
 
 
 def _decode(body: bytes, encoding: str, request: HttpRequest) -> bytes:

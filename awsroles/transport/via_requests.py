@@ -7,18 +7,20 @@ every request then goes through requests, on the same routes.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 from ..errors import TransportError, safe_url
 from .base import HttpRequest, HttpResponse
-from .body import CHUNK, collect
+from .body import CHUNK, check_complete, collect
 from .rules import attempt_seconds, route
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Mapping, Optional, Tuple, Union
+    from typing import Any, List, Mapping, Optional, Tuple, Union
 
     import requests
+    import requests.adapters
 
     from .rules import Route
 
@@ -48,6 +50,9 @@ class RequestsTransport:
 
             session = requests.Session()
             session.trust_env = False  # the route decides proxies and certificates
+            adapter = _tracking_adapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             self._session = session
         return self._session
 
@@ -64,13 +69,17 @@ class RequestsTransport:
         """Send ``request`` on the route ``way``, within the attempt's deadline
         (:func:`~awsroles.transport.rules.attempt_seconds`). requests bounds only each wait
         for a byte, so the exchange runs on a worker thread and the caller stops waiting at
-        the deadline; the worker ends by itself (its answer is dropped)."""
+        the deadline and shuts down the worker's socket, so the worker ends too (its answer
+        is dropped). The socket is known from the start on a session made here; on a session
+        passed in, only once the headers have arrived."""
         total = attempt_seconds(request.timeout)
         outcome: List[Union[HttpResponse, BaseException]] = []
         opened: List[requests.Response] = []
+        sockets: List[socket.socket] = []
         done = threading.Event()
 
         def exchange() -> None:
+            _worker.sockets = sockets
             try:
                 outcome.append(self._exchange(request, way, opened))
             except BaseException as exc:  # handed to the caller below
@@ -80,8 +89,7 @@ class RequestsTransport:
 
         threading.Thread(target=exchange, name="awsroles-http", daemon=True).start()
         if not done.wait(total):
-            if opened:
-                _hang_up(opened[0])
+            _hang_up(opened, sockets)
             url = safe_url(request.url)
             raise TransportError(
                 f"timed out: {url} did not send its whole answer within {total:g}s",
@@ -142,22 +150,82 @@ class RequestsTransport:
             ) from None  # its text can quote request headers or bodies
         finally:
             resp.close()
+        # urllib3 1.x does not check the length itself
+        length = resp.headers.get("Content-Length")
+        check_complete(resp.status_code, length, resp.raw.tell(), request)
         headers = {k.lower(): v for k, v in resp.headers.items()}
         return HttpResponse(status=resp.status_code, headers=headers, body=body)
 
 
-def _hang_up(resp: requests.Response) -> None:
-    """Shut down the socket a timed-out answer is still arriving on, so the worker reading it
+def _hang_up(opened: List[requests.Response], sockets: List[socket.socket]) -> None:
+    """Shut down the sockets a timed-out exchange is using, so the worker reading from them
     ends now rather than when the peer stops sending (and the pool drops the connection)."""
-    import socket
+    found = list(sockets)
+    if opened:
+        conn = getattr(opened[0].raw, "connection", None)
+        found.append(getattr(conn, "sock", None))  # type: ignore[arg-type]
+    for sock in found:
+        if isinstance(sock, socket.socket):
+            try:  # the plain socket's shutdown, also for TLS: see stdlib._Watchdog
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
-    conn = getattr(resp.raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if isinstance(sock, socket.socket):
-        try:
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
+
+#: The sockets of the exchange running on this thread (set by the worker of ``send``).
+_worker = threading.local()
+
+
+def _note(sock: Optional[socket.socket]) -> None:
+    sockets = getattr(_worker, "sockets", None)
+    if sockets is not None and sock is not None:
+        sockets.append(sock)
+
+
+def _tracking_adapter() -> requests.adapters.HTTPAdapter:
+    """A requests adapter whose connections tell the worker thread using them which socket
+    they are on (when they connect, and when they send a request on a kept-alive one)."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Plain(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            _note(self.sock)
+
+        def putrequest(self, *args: Any, **kwargs: Any) -> None:
+            _note(self.sock)
+            super().putrequest(*args, **kwargs)
+
+    class Secure(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            _note(self.sock)
+
+        def putrequest(self, *args: Any, **kwargs: Any) -> None:
+            _note(self.sock)
+            super().putrequest(*args, **kwargs)
+
+    class PlainPool(HTTPConnectionPool):
+        ConnectionCls = Plain
+
+    class SecurePool(HTTPSConnectionPool):
+        ConnectionCls = Secure
+
+    pools = {"http": PlainPool, "https": SecurePool}
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
+    return Adapter()
 
 
 def _is_read_timeout(exc: BaseException) -> bool:
