@@ -87,6 +87,17 @@ class AwsRolesError(Exception):
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    E = TypeVar("E", bound=AwsRolesError)
+
+
+def retyped(exc: AwsRolesError, cls: Type[E]) -> E:
+    """``exc`` as an error of class ``cls``: the same message and fields."""
+    return _rebuild(cls, exc.__dict__.copy())  # type: ignore[return-value]
+
+
 def _rebuild(cls: Type[AwsRolesError], state: Dict[str, Any]) -> AwsRolesError:
     err = cls.__new__(cls)
     err.__dict__.update(state)
@@ -196,6 +207,12 @@ class AccessDeniedError(STSError):
 
 class ExpiredTokenError(STSError):
     """The source credentials (or the web identity token) have expired."""
+
+
+class SourceRejected(ExpiredTokenError):
+    """A role hop's source credentials were rejected as expired while an outer hop was already
+    fetching a chain again: the outer hop fetches that source and then this hop, one level at
+    a time. Never reaches a caller of awsroles."""
 
 
 class RegionDisabledError(STSError):

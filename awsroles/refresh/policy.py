@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 
 from .._log import get_logger
-from ..errors import MFADeferred, RefreshError
+from ..errors import MFADeferred, RefreshError, SourceRejected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -233,7 +233,8 @@ class RefreshState:
         if recoverable and current is not None and self.still_valid(current):
             self.back_off(exc)
             return True
-        if not isinstance(exc, MFADeferred):  # "not in the background": a caller may prompt
+        # "not in the background": a caller may prompt; "source rejected": fetched again now
+        if not isinstance(exc, (MFADeferred, SourceRejected)):
             self._error = exc
             self._error_until = self.clock.monotonic() + _uniform(ERROR_MEMORY)
         return False

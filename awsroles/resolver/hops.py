@@ -12,16 +12,20 @@ goes at most one level down.
 
 When STS rejects a hop's source credentials as expired (they were revoked, or this machine's
 clock is off), the inner link is invalidated, in memory and on disk, and the hop is tried
-once more with credentials fetched again.
+once more with credentials fetched again. If fetching the inner link again finds *its* source
+rejected too (every session of the chain revoked), the recovery walks down and back up the
+chain one link at a time from the hop that started it, never one refresh inside another, and
+each link is fetched again at most once.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 
 from .._log import get_logger
 from ..config.model import StaticKeys
-from ..errors import ExpiredTokenError
+from ..errors import ExpiredTokenError, SourceRejected, retyped
 from ..sts.params import AssumeRoleParams, cache_args
 from .cached_fetch import CachedStsFetch, generated_session_name
 from .link import Link
@@ -40,6 +44,12 @@ log = get_logger("awsroles")
 __all__ = ["execute_plan", "HopFetcher", "ASSUME_ROLE"]
 
 ASSUME_ROLE = "assume-role"
+
+#: Set while a hop walks its chain to fetch rejected sources again: an inner hop whose own
+#: source is rejected then hands the walk back (SourceRejected) instead of nesting its own.
+_RECOVERING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "awsroles_recovering", default=False
+)
 
 
 class HopFetcher(CachedStsFetch):
@@ -64,14 +74,40 @@ class HopFetcher(CachedStsFetch):
         source = self._source()
         try:
             return self._assume(source)
-        except ExpiredTokenError:
+        except ExpiredTokenError as exc:
             if not self._below[-1].invalidate(source):
                 raise  # long-lived keys: nothing to fetch again
             log.warning(
                 "%s: STS rejected the source credentials as expired; fetching them again",
                 self.label,
             )
-            return self._assume(self._source())
+            if _RECOVERING.get():  # an outer hop is walking the chain: it fetches the source
+                raise retyped(exc, SourceRejected) from None
+        token = _RECOVERING.set(True)
+        try:
+            self._fetch_below_again()
+        finally:
+            _RECOVERING.reset(token)
+        return self._assume(self._source())
+
+    def _fetch_below_again(self) -> None:
+        """Make the links below fresh after the innermost-but-one was invalidated: fetch it
+        again; when STS rejects *its* source too, step down to that one, then back up. Each
+        link is fetched again at most once; a source that cannot be fetched again (long-lived
+        keys) or is rejected twice ends in ExpiredTokenError."""
+        below = self._below
+        level = len(below) - 1
+        rejected = {level}
+        while level < len(below):
+            try:
+                below[level].credentials.get_frozen_credentials()
+            except SourceRejected as exc:
+                level -= 1  # below[level] invalidated its own source: fetch that one first
+                if level in rejected:
+                    raise retyped(exc, ExpiredTokenError) from None
+                rejected.add(level)
+                continue
+            level += 1
 
     def _assume(self, source: Credentials) -> Credentials:
         hop = self.hop

@@ -28,11 +28,13 @@ class Link:
 
     def invalidate(self, rejected: Credentials) -> bool:
         """Stop using ``rejected``: its next use fetches again, and a cache entry holding it
-        is deleted. False when these credentials cannot be fetched again (long-lived keys)."""
-        invalidate = getattr(self.credentials, "invalidate", None)
+        is deleted. False when these credentials cannot be fetched again (long-lived keys,
+        from a file, the environment or a process that gives no expiry)."""
+        built = getattr(self.credentials, "built", self.credentials)  # what a lazy base made
+        invalidate = getattr(built, "invalidate", None)
         if invalidate is None:
             return False
-        invalidate(rejected.access_key)
+        invalidate(rejected.access_key)  # False: already replaced, so fetching again is right
         if self.fetch is not None:
             self.fetch.forget(rejected.access_key)
         return True

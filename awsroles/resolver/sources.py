@@ -54,6 +54,11 @@ class Lazy:
     def get_frozen_credentials(self) -> Credentials:
         return self.get().get_frozen_credentials()
 
+    @property
+    def built(self) -> CredentialSource:
+        """The credential object itself (built now if it was not yet)."""
+        return self.get()
+
     def invalidate(self, access_key: Optional[str] = None) -> bool:
         """Invalidate the credentials built, when they can be fetched again."""
         invalidate = getattr(self._obj, "invalidate", None)

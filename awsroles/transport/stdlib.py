@@ -131,6 +131,8 @@ class StdlibTransport:
                     conn.close()
                     if watchdog.fired:
                         raise _too_slow(request, total) from None
+                    if not _from_network(exc):
+                        raise
                     if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
                         conn, reused = None, False  # the server closed it while idle: once more
                         continue
@@ -141,7 +143,7 @@ class StdlibTransport:
                     conn.close()
                     if watchdog.fired:
                         raise _too_slow(request, total) from None
-                    if isinstance(exc, TransportError):
+                    if isinstance(exc, TransportError) or not _from_network(exc):
                         raise
                     raise _failure(
                         exc, request, "reading the response from", read_timeout
@@ -180,6 +182,8 @@ class StdlibTransport:
             conn.connect()
         except Exception as exc:
             conn.close()
+            if not _from_network(exc):
+                raise
             raise _failure(exc, request, "connecting to", timeout) from None
         return conn
 
@@ -300,6 +304,14 @@ def _requote(part: str) -> str:
     from urllib.parse import quote
 
     return quote(part, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+def _from_network(exc: BaseException) -> bool:
+    """Whether ``exc`` is what a connection, a peer or a bad URL can cause (a TransportError
+    then), rather than a fault in the program, which must surface as itself."""
+    import http.client
+
+    return isinstance(exc, (OSError, ValueError, http.client.HTTPException))
 
 
 def _is_stale(exc: BaseException) -> bool:
