@@ -149,6 +149,27 @@ def test_an_entry_outside_its_advisory_window_is_printed_as_is(home, sts, capsys
     assert sts.count("AssumeRole") == 2
 
 
+def test_a_role_that_lives_15_minutes_is_not_assumed_again_on_every_run(home, sts, capsys):
+    """A fresh set of a 900-second role never has the 15 minutes consumers want left: asking
+    for them would call STS on every run. Half its lifetime is asked for instead."""
+    from helpers import write_aws_files
+
+    write_aws_files(
+        home,
+        f"[profile short]\nrole_arn = {role('Short')}\nsource_profile = base\n"
+        "duration_seconds = 900\n",
+        f"[base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {BASE_SECRET}\n",
+    )
+    first = json.loads(run(capsys, "credential-process", "-p", "short")[1])
+    assert sts.count("AssumeRole") == 1
+    again = json.loads(run(capsys, "credential-process", "-p", "short")[1])
+    assert again["AccessKeyId"] == first["AccessKeyId"] and sts.count("AssumeRole") == 1
+    short_key = cache_key({"RoleArn": role("Short"), "DurationSeconds": 900})
+    _age_entry(home, short_key, 7)  # under half its lifetime left: replaced
+    third = json.loads(run(capsys, "credential-process", "-p", "short")[1])
+    assert third["AccessKeyId"] != first["AccessKeyId"] and sts.count("AssumeRole") == 2
+
+
 # --- recursion ------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..config.model import Plan
     from ..credentials import Credentials
 
-__all__ = ["resolve_for_command", "check_recursion", "awsroles_target"]
+__all__ = ["resolve_for_command", "check_recursion", "awsroles_target", "min_left"]
 
 #: Subcommands that resolve a profile (and so could recurse).
 _RESOLVING = ("credential-process", "export", "exec", "whoami")
@@ -57,16 +57,26 @@ def resolve_for_command(
     from ..resolver.chain import CredentialChain, default_providers
 
     ctx = make_context(profile, env)
-    creds = (
-        CredentialChain(default_providers(ctx))
-        .resolve(ctx, before_load=lambda found: check_recursion(ctx, found.plan))
-        .credentials
+    resolution = CredentialChain(default_providers(ctx)).resolve(
+        ctx, before_load=lambda found: check_recursion(ctx, found.plan)
     )
+    creds = resolution.credentials
     if isinstance(creds, RefreshableCredentials):
-        # The AWS CLI and botocore treat credentials with < 15 min left as due for refresh
-        # and would run us again on every access: hand out sets with more than that.
-        return creds.refresh(min_left=CONSUMER_ADVISORY_WINDOW), ctx
+        return creds.refresh(min_left=min_left(resolution.found.plan)), ctx
     return creds.get_frozen_credentials(), ctx
+
+
+def min_left(plan: Optional[Plan]) -> float:
+    """How long a set handed out should still be valid. The AWS CLI and botocore treat
+    credentials with less than 15 minutes left as due for refresh and would run us again on
+    every access, so a set should have more than that; but a role that lives 15 minutes (or
+    less) never can, and asking would call STS on every run: then half its lifetime will do."""
+    duration = None
+    if plan is not None:
+        last = plan.hops[-1] if plan.hops else plan.base
+        duration = getattr(last, "duration_seconds", None)
+    lifetime = duration or 3600  # STS's default
+    return min(CONSUMER_ADVISORY_WINDOW, lifetime / 2)
 
 
 # --- the recursion guard --------------------------------------------------------------------
