@@ -284,10 +284,16 @@ def test_whoami_prints_account_arn_and_user_id(home, sts, capsys):
 
 
 def test_whoami_with_debug_logs_but_never_a_secret(home, capsys):
+    import logging
+
+    logger = logging.getLogger("awsroles")
+    handlers, level = list(logger.handlers), logger.level
     code, out, err = run(capsys, "--debug", "whoami", "-p", "dev")
     assert code == 0 and "assumed" in err
     for secret in cached_secrets(home):
         assert secret not in out and secret not in err
+    # the command undoes its logging when it returns (main() may run again in this process)
+    assert logger.handlers == handlers and logger.level == level
 
 
 # --- cache list / clear ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional
+    from typing import Callable, List, Optional
 
 PROG = "awsroles"
 
@@ -225,25 +225,34 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(cmd)  # pragma: no cover - argparse only allows the commands above
 
 
-def _enable_debug() -> None:
+def _enable_debug() -> Callable[[], None]:
+    """Log awsroles' records to stderr; returns what undoes it (main() may run more than once
+    in a process: tests, or a program calling it)."""
     import logging  # only with --debug: awsroles' own loggers stay lazy otherwise
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("awsroles",):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+    logger = logging.getLogger("awsroles")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return undo
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     from ..errors import AwsRolesError
     from .output import shown
 
+    undo: Optional[Callable[[], None]] = None
     try:
         args = _parser().parse_args(argv)
         if args.debug:
-            _enable_debug()
+            undo = _enable_debug()
         return _dispatch(args)
     except AwsRolesError as exc:
         print(f"{PROG}: error: {shown(str(exc), lines=True)}", file=sys.stderr)
@@ -255,6 +264,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         # `awsroles ... | head`: the reader went away; exit quietly as other tools do.
         _silence_stdout()
         return 1
+    finally:
+        if undo is not None:
+            undo()
 
 
 def _silence_stdout() -> None:
