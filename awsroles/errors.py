@@ -81,7 +81,7 @@ class AwsRolesError(Exception):
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text = f"{text} {self.hint}"
-        return text
+        return printable(text)  # one line, whatever the values it quotes hold
 
     def __reduce__(self) -> Tuple[Any, ...]:  # picklable (multiprocessing, pytest-xdist)
         return (_rebuild, (type(self), self.__dict__.copy()))
@@ -247,6 +247,23 @@ class RefreshError(AwsRolesError):
 
 
 # --- showing values in messages -----------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """``text`` as one line that cannot act on a terminal: every character that is not
+    printable (control characters, newlines, unpaired surrogates, line and paragraph
+    separators) is written as a ``\\x..``/``\\u..`` escape. For values read from files and
+    servers, which end up in messages, ``explain`` and the command's output."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
 
 
 def safe_url(url: str) -> str:

@@ -168,7 +168,10 @@ class Plan(Record):
         return parts
 
     def describe(self) -> str:
+        """One line per part, each escaped (values from the files may hold anything)."""
+        from ..errors import printable
+
         lines = [f"profile '{self.profile}':", f"  1. {self.base.describe()}"]
         for i, hop in enumerate(self.hops, start=2):
             lines.append(f"  {i}. {hop.describe()}")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._log import get_logger
 from .._record import Record
-from ..errors import AwsRolesError, NoCredentialsError
+from ..errors import AwsRolesError, NoCredentialsError, printable
 from ..providers.base import Applies, NotApplicable
 
 TYPE_CHECKING = False
@@ -89,7 +89,7 @@ class ChainReport(Record):
             else:
                 verdict = "skipped" if not applies else "not reached"
             lines.append(f" {mark} {name:<14} {verdict}: {reason}")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 class CredentialChain:

@@ -4,7 +4,7 @@ secrets."""
 
 from __future__ import annotations
 
-from ..errors import AwsRolesError
+from ..errors import AwsRolesError, printable
 from .chain import CredentialChain, default_providers
 
 TYPE_CHECKING = False
@@ -25,9 +25,9 @@ def render_report(
     chain = CredentialChain(default_providers(ctx) if providers is None else providers)
     cfg = ctx.config
     lines = [
-        f"config file:      {cfg.config_path}",
-        f"credentials file: {cfg.credentials_path}",
-        f"selected profile: {ctx.profile_name}" + _profile_origin(ctx),
+        printable(f"config file:      {cfg.config_path}"),
+        printable(f"credentials file: {cfg.credentials_path}"),
+        printable(f"selected profile: {ctx.profile_name}" + _profile_origin(ctx)),
         "provider chain:",
     ]
     report = chain.report(ctx)
@@ -39,7 +39,7 @@ def render_report(
     if plan is not None:
         lines.append("plan:")
         lines.append(plan.describe())
-        lines.extend(_cache_lines(plan, ctx))
+        lines.extend(printable(line) for line in _cache_lines(plan, ctx))
     return "\n".join(lines), error
 
 
