@@ -24,10 +24,13 @@ class TooDeep(ValueError):
 
 def json_loads(raw: Union[str, bytes, bytearray]) -> Any:
     """``json.loads(raw)``, with nesting too deep to read as :class:`TooDeep` (a ValueError)
-    instead of a RecursionError. Other errors are json's own (ValueError, and
-    UnicodeDecodeError for bytes that are not UTF-8, -16 or -32)."""
+    instead of a RecursionError. Bytes must be UTF-8 without a byte order mark, as JSON
+    exchanged between programs is (json alone would also take UTF-16 and -32, which botocore,
+    reading the same files as UTF-8 text, does not). Every error is a ValueError."""
     import json
 
+    if not isinstance(raw, str):
+        raw = bytes(raw).decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
         return json.loads(raw)
     except RecursionError:

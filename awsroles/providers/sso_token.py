@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from .._files import NotARegularFile, atomic_write, make_private_dirs, read_small_file
 from .._log import get_logger
 from .._untrusted import json_loads
+from ..credentials import unusable
 from ..errors import CredentialRetrievalError
 from ..timestamps import format_timestamp
 
@@ -147,6 +148,13 @@ def read_token(
     if not isinstance(token, str) or not token:
         raise SsoTokenError(
             f"the SSO token file {path} has no accessToken.", profile=profile, hint=hint
+        )
+    why = unusable(token)
+    if why is not None:  # it goes into a request header: refuse it here, naming the file
+        raise SsoTokenError(
+            f"the accessToken in the SSO token file {path} contains {why} (not shown).",
+            profile=profile,
+            hint=hint,
         )
     try:
         expires = parse_time(data.get("expiresAt"))
@@ -308,6 +316,7 @@ class SsoTokenSource:
             if (
                 not isinstance(access, str)
                 or not access
+                or unusable(access) is not None
                 or type(expires_in) is not int
                 or not 0 < expires_in <= 366 * 24 * 3600
             ):

@@ -67,14 +67,41 @@ def _children(node: Any) -> Dict[str, Any]:
 
 
 def _parse_xml(body: bytes) -> Optional[Any]:
+    """The element tree of an STS answer, or None when it is not one. STS answers in UTF-8
+    without a DOCTYPE; anything else is refused before the parser sees it: a body in another
+    encoding (where a DOCTYPE check on the bytes would see nothing) or declaring one, and any
+    DOCTYPE or entity declaration (no entity is ever expanded)."""
     import xml.etree.ElementTree as ET  # only when an STS answer is parsed
 
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        return None  # STS never sends them; refuse entity tricks outright
     try:
-        return ET.fromstring(body)
-    except ET.ParseError:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
         return None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.lstrip().startswith("<?xml"):  # the declaration: it may name UTF-8 only
+        end = text.find("?>")
+        if end < 0 or not _declares_utf8(text[:end]):
+            return None
+        text = text[end + 2 :]
+    if "<!DOCTYPE" in text or "<!ENTITY" in text or "\x00" in text:
+        return None  # (NULs: UTF-16 or -32 read as UTF-8, which expat would detect as such)
+    try:
+        parser = ET.XMLParser(encoding="utf-8")  # whatever the document says or looks like
+        parser.feed(text.encode("utf-8"))
+        return parser.close()
+    except (ET.ParseError, ValueError):
+        return None
+
+
+def _declares_utf8(declaration: str) -> bool:
+    """Whether an XML declaration names UTF-8 (or ASCII, a part of it), or no encoding."""
+    at = declaration.find("encoding")
+    if at < 0:
+        return True
+    value = declaration[at + len("encoding") :].lstrip(" =\t\r\n")
+    name = value[1:].split(value[:1], 1)[0] if value[:1] in ("'", '"') else ""
+    return name.lower() in ("utf-8", "utf8", "us-ascii", "ascii")
 
 
 def parse_result(operation: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str, str]]:
