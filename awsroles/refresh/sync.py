@@ -79,7 +79,7 @@ class RefreshableCredentials:
         if state is State.STALE and current is not None:
             self._kick_background()
             return self._policy.current or current
-        return self._refresh_blocking(current)
+        return self._refresh_blocking()
 
     @property
     def access_key(self) -> str:
@@ -142,13 +142,14 @@ class RefreshableCredentials:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _refresh_blocking(self, seen: Optional[Credentials]) -> Credentials:
+    def _refresh_blocking(self) -> Credentials:
         policy = self._policy
         with self._lock:
             current = policy.current
-            if current is not None and current is not seen:
-                if policy.state(current) is not State.INVALID:
-                    return current  # another thread refreshed while we waited
+            if current is not None and policy.state(current) is not State.INVALID:
+                # Settled while we waited: another thread refreshed, or its refresh failed
+                # for a recoverable reason and the held set is served for the back-off.
+                return current
             error = policy.recalled_error()
             if error is not None:
                 raise error

@@ -16,6 +16,15 @@ class FakeHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: Any  # the fake that owns it, set by LocalServer.start()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a reset kept-alive connection, a deadline) is not an error
+        of the fake: only other failures are reported, as the standard server does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class LocalServer:
     """Base of the fakes: ``with Fake() as f: f.url``, or ``start()`` / ``stop()``.

@@ -22,9 +22,6 @@ __all__ = ["SlowPeer"]
 class _Server(FakeHTTPServer):
     fake: SlowPeer
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the client hangs up on it: that is the point
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
