@@ -191,7 +191,7 @@ def _tracking_adapter() -> requests.adapters.HTTPAdapter:
 
     class Plain(HTTPConnection):
         def connect(self) -> None:
-            super().connect()
+            super().connect()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in urllib3 1.x
             _note(self.sock)
 
         def putrequest(self, *args: Any, **kwargs: Any) -> None:
@@ -200,7 +200,7 @@ def _tracking_adapter() -> requests.adapters.HTTPAdapter:
 
     class Secure(HTTPSConnection):
         def connect(self) -> None:
-            super().connect()
+            super().connect()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in urllib3 1.x
             _note(self.sock)
 
         def putrequest(self, *args: Any, **kwargs: Any) -> None:
@@ -217,11 +217,11 @@ def _tracking_adapter() -> requests.adapters.HTTPAdapter:
 
     class Adapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
+            super().init_poolmanager(*args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
             self.poolmanager.pool_classes_by_scheme = pools
 
         def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager = super().proxy_manager_for(proxy, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
             manager.pool_classes_by_scheme = pools
             return manager
 
