@@ -189,23 +189,19 @@ def _tracking_adapter() -> requests.adapters.HTTPAdapter:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    class Plain(HTTPConnection):
-        def connect(self) -> None:
-            super().connect()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in urllib3 1.x
+    def noting(base: Any) -> Any:
+        def connect(self: Any) -> None:
+            base.connect(self)
             _note(self.sock)
 
-        def putrequest(self, *args: Any, **kwargs: Any) -> None:
-            _note(self.sock)
-            super().putrequest(*args, **kwargs)
+        def putrequest(self: Any, *args: Any, **kwargs: Any) -> None:
+            _note(self.sock)  # a kept-alive connection: it does not connect again
+            base.putrequest(self, *args, **kwargs)
 
-    class Secure(HTTPSConnection):
-        def connect(self) -> None:
-            super().connect()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in urllib3 1.x
-            _note(self.sock)
+        methods = {"connect": connect, "putrequest": putrequest}
+        return type(f"Noting{base.__name__}", (base,), methods)
 
-        def putrequest(self, *args: Any, **kwargs: Any) -> None:
-            _note(self.sock)
-            super().putrequest(*args, **kwargs)
+    Plain, Secure = noting(HTTPConnection), noting(HTTPSConnection)
 
     class PlainPool(HTTPConnectionPool):
         ConnectionCls = Plain
