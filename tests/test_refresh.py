@@ -311,3 +311,80 @@ def test_refresh_with_skewed_clock_serves_the_valid_set_then_fails_once():
         with pytest.raises(RefreshError):
             creds.get_frozen_credentials()
     assert len(src.calls) == 3
+
+
+def _held_then_too_slow(clock, key):
+    """A fetch that hands out a 15-minute set first, then fails each refresh the way an STS
+    too slow to answer does, once ``release`` is set; ``in_flight`` is set by a refresh."""
+    in_flight, release = threading.Event(), threading.Event()
+    modes = []
+
+    def fetch(mode, current):
+        modes.append(mode.value)
+        if current is None:
+            expiry = clock.now() + timedelta(seconds=900)
+            return Credentials(key, "secret", "token", expiry, method="test")
+        in_flight.set()
+        release.wait(10)
+        raise TransportError("timed out: the STS did not send its whole answer", timeout=True)
+
+    return fetch, modes, in_flight, release
+
+
+def test_a_caller_that_waited_for_a_failed_background_refresh_serves_the_held_set(clock):
+    """A caller entering the mandatory window while a background refresh is in flight waits
+    for it. When that refresh fails for a recoverable reason (STS too slow), the held set is
+    still valid and the failure set a back-off: the caller is served the held set, as a
+    caller arriving a moment later is, instead of fetching again, which would hold it for a
+    second STS deadline on top of the first (the soak's slow group, one process)."""
+    fetch, modes, in_flight, release = _held_then_too_slow(clock, "ASIAHELDSET000000001")
+
+    creds = RefreshableCredentials(
+        fetch, method="test", clock=clock, advisory_timeout=600, mandatory_timeout=300
+    )
+    assert creds.get_frozen_credentials().access_key == "ASIAHELDSET000000001"
+    clock.advance(seconds=400)  # the advisory window: a background refresh starts
+    creds.get_frozen_credentials()
+    assert in_flight.wait(5)
+    clock.advance(seconds=250)  # the mandatory window, the background refresh still running
+    got = []
+    caller = threading.Thread(target=lambda: got.append(creds.get_frozen_credentials()))
+    caller.start()
+    time.sleep(0.3)  # the caller now waits for the background refresh
+    release.set()
+    caller.join(10)
+    assert background.wait_idle(10)
+    assert not caller.is_alive()
+    assert [c.access_key for c in got] == ["ASIAHELDSET000000001"]
+    # a caller arriving now is served the held set without a fetch (the back-off) ...
+    assert creds.get_frozen_credentials().access_key == "ASIAHELDSET000000001"
+    # ... and so was the one that waited: no fetch after the background one
+    assert modes == ["initial", "advisory"], modes
+
+
+def test_callers_in_the_mandatory_window_share_one_failed_refresh(clock):
+    """Threads that enter the mandatory window together wait for one refresh. When it fails
+    for a recoverable reason, each is served the held set (still valid, backing off); none
+    fetches again after it, or with an STS too slow to answer the last thread would wait for
+    one STS deadline per thread before it."""
+    fetch, modes, in_flight, release = _held_then_too_slow(clock, "ASIAHELDSET000000002")
+
+    creds = RefreshableCredentials(
+        fetch, method="test", clock=clock, mandatory_timeout=300, background_refresh=False
+    )
+    creds.get_frozen_credentials()
+    clock.advance(seconds=650)  # inside the mandatory window
+    got = []
+    callers = [
+        threading.Thread(target=lambda: got.append(creds.get_frozen_credentials()))
+        for _ in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    assert in_flight.wait(5)
+    time.sleep(0.3)  # the other three now wait for the first one's refresh
+    release.set()
+    for caller in callers:
+        caller.join(10)
+    assert [c.access_key for c in got] == ["ASIAHELDSET000000002"] * 4
+    assert modes == ["initial", "mandatory"], modes

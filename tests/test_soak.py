@@ -6,7 +6,6 @@ quick and deterministic."""
 
 import os
 import sys
-import threading
 import time
 
 import pytest
@@ -111,95 +110,3 @@ def test_soak_expired_sources_were_fetched_again(soak_run):
     chain = result["groups"]["chain"]["assume_role_successes"]
     assert chain["SoakInner"] <= 2 + 2 * expired["injected"], result
     assert chain["SoakOuter"] <= 2 * result["minimum_successes"] + 2 + 2 * expired["injected"]
-
-
-def test_a_caller_that_waited_for_a_failed_background_refresh_serves_the_held_set(clock):
-    """A caller entering the mandatory window while a background refresh is in flight waits
-    for it. When that refresh fails for a recoverable reason (STS too slow), the held set is
-    still valid and the failure set a back-off: the caller is served the held set, as a
-    caller arriving a moment later is, instead of fetching again, which would hold it for a
-    second STS deadline on top of the first (the soak's slow group, one process)."""
-    from datetime import timedelta
-
-    from awsroles.credentials import Credentials
-    from awsroles.errors import TransportError
-    from awsroles.refresh import background
-    from awsroles.refresh.sync import RefreshableCredentials
-
-    in_flight, release = threading.Event(), threading.Event()
-    modes = []
-
-    def fetch(mode, current):
-        modes.append(mode.value)
-        if current is None:
-            expiry = clock.now() + timedelta(seconds=900)
-            return Credentials("ASIAHELDSET000000001", "secret", "token", expiry, method="test")
-        in_flight.set()
-        release.wait(10)
-        raise TransportError("timed out: the STS did not send its whole answer", timeout=True)
-
-    creds = RefreshableCredentials(
-        fetch, method="test", clock=clock, advisory_timeout=600, mandatory_timeout=300
-    )
-    assert creds.get_frozen_credentials().access_key == "ASIAHELDSET000000001"
-    clock.advance(seconds=400)  # the advisory window: a background refresh starts
-    creds.get_frozen_credentials()
-    assert in_flight.wait(5)
-    clock.advance(seconds=250)  # the mandatory window, the background refresh still running
-    got = []
-    caller = threading.Thread(target=lambda: got.append(creds.get_frozen_credentials()))
-    caller.start()
-    time.sleep(0.3)  # the caller now waits for the background refresh
-    release.set()
-    caller.join(10)
-    assert background.wait_idle(10)
-    assert not caller.is_alive()
-    assert [c.access_key for c in got] == ["ASIAHELDSET000000001"]
-    # a caller arriving now is served the held set without a fetch (the back-off) ...
-    assert creds.get_frozen_credentials().access_key == "ASIAHELDSET000000001"
-    # ... and so was the one that waited: no fetch after the background one
-    assert modes == ["initial", "advisory"], modes
-
-
-def test_callers_in_the_mandatory_window_share_one_failed_refresh(clock):
-    """Threads that enter the mandatory window together wait for one refresh. When it fails
-    for a recoverable reason, each is served the held set (still valid, backing off); none
-    fetches again after it, or with an STS too slow to answer the last thread would wait for
-    one STS deadline per thread before it."""
-    from datetime import timedelta
-
-    from awsroles.credentials import Credentials
-    from awsroles.errors import TransportError
-    from awsroles.refresh.sync import RefreshableCredentials
-
-    in_flight, release = threading.Event(), threading.Event()
-    modes = []
-
-    def fetch(mode, current):
-        modes.append(mode.value)
-        if current is None:
-            expiry = clock.now() + timedelta(seconds=900)
-            return Credentials("ASIAHELDSET000000002", "secret", "token", expiry, method="test")
-        in_flight.set()
-        release.wait(10)
-        raise TransportError("timed out: the STS did not send its whole answer", timeout=True)
-
-    creds = RefreshableCredentials(
-        fetch, method="test", clock=clock, mandatory_timeout=300, background_refresh=False
-    )
-    creds.get_frozen_credentials()
-    clock.advance(seconds=650)  # inside the mandatory window
-    got = []
-    callers = [
-        threading.Thread(target=lambda: got.append(creds.get_frozen_credentials()))
-        for _ in range(4)
-    ]
-    for caller in callers:
-        caller.start()
-    assert in_flight.wait(5)
-    time.sleep(0.3)  # the other three now wait for the first one's refresh
-    release.set()
-    for caller in callers:
-        caller.join(10)
-    assert [c.access_key for c in got] == ["ASIAHELDSET000000002"] * 4
-    assert modes == ["initial", "mandatory"], modes
