@@ -1,8 +1,7 @@
 """The soak test (scripts/soak.py): 64 processes, ~45 s of refreshes through the shared cache
 while STS fails, throttles and answers a byte at a time, the shared cache entry is overwritten
 with garbage and an inner role's credentials are revoked. Set AWSROLES_SOAK=short for a quick
-local run (16 processes, 10 s). The last test is the soak's slow-STS case in one process,
-quick and deterministic."""
+local run (16 processes, 10 s)."""
 
 import os
 import sys
