@@ -11,6 +11,7 @@ on first use, so ``import awsroles`` is cheap:
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .credentials import Credentials
 from .errors import *  # noqa: F401,F403  (the exception tree is public)
 from .errors import __all__ as _error_names
@@ -25,8 +26,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time these load on first use
     from .integrations.botocore import botocore_session as botocore_session
     from .integrations.botocore import install as install
     from .refresh.sync import RefreshableCredentials as RefreshableCredentials
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "resolve",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 
-from . import _fork
+from ._fork import track as reset_after_fork
 from ._record import Record
 from .clock import SYSTEM_CLOCK
 from .errors import InvalidConfigError
@@ -202,7 +202,7 @@ class Context:
         self.services = Services() if services is None else services
         self._lock = threading.Lock()
         self._sts: Optional[StsClient] = None
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

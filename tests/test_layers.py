@@ -23,6 +23,7 @@ LAYERS = (
         "awsroles.clock",
         "awsroles.timestamps",
         "awsroles._untrusted",
+        "awsroles._version",
     ),
     ("awsroles.config",),
     ("awsroles.cache", "awsroles.transport"),

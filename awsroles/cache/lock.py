@@ -14,8 +14,8 @@ import errno
 import os
 import time
 
-from .. import _fork
 from .._files import O_CLOEXEC, O_NOFOLLOW
+from .._fork import on_fork
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class _Flock:
 _HELD: Set[_Flock] = set()
 
 
-@_fork.on_fork
+@on_fork
 def _disown_inherited() -> None:
     for handle in list(_HELD):
         handle.disown()

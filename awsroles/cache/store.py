@@ -14,8 +14,8 @@ import os
 import threading
 import time
 
-from .. import _fork
 from .._files import atomic_write, make_private_dirs, read_small_file
+from .._fork import track as reset_after_fork
 from .._log import get_logger
 from .entry import MAX_ENTRY_BYTES, parse_entry, serialise
 from .key import check_key
@@ -51,7 +51,7 @@ class _KeyLocks:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: Dict[str, _KeyLock] = {}
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _after_fork(self) -> None:
         self._guard = threading.Lock()

@@ -116,7 +116,7 @@ def _sub(
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
     from .export import DEFAULT_FORMAT, FORMATS
 
     p = argparse.ArgumentParser(

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from datetime import timedelta
 
-from .. import _fork
+from .._fork import track as reset_after_fork
 from .._log import get_logger
 from ..credentials import Credentials
 from ..errors import CredentialRetrievalError, MalformedResponseError, TransportError
@@ -102,10 +102,10 @@ class ImdsClient:
         self._lock = threading.Lock()
         self._token: Optional[str] = None
         self._token_until = 0.0  # monotonic
-        from .. import __version__
+        from .._version import __version__
 
         self._ua = f"awsroles/{__version__}"
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -271,7 +271,7 @@ class _Clients:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: OrderedDict[Tuple[ImdsConfig, int, int], ImdsClient] = OrderedDict()
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # the clients reset their own locks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from .. import _fork
+from .._fork import track as reset_after_fork
 from .._log import get_logger
 
 TYPE_CHECKING = False
@@ -31,7 +31,7 @@ _MAX_QUEUED = 64
 class _Worker:
     def __init__(self) -> None:
         self._reset()
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from .. import _fork
+from .._fork import track as reset_after_fork
 from ..errors import AwsRolesError
 from .policy import Mode, RefreshState, State
 
@@ -60,7 +60,7 @@ class RefreshableCredentials:
         )
         self._lock = threading.Lock()
         self._scheduled = False  # a background refresh is queued or running
-        _fork.track(self)
+        reset_after_fork(self)
         if initial is not None:
             self._policy.install(initial)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from .. import _fork
+from .._fork import track as reset_after_fork
 from ..config.model import NamedSource, ProcessSource, SsoSource, StaticKeys, WebIdentitySource
 from ..errors import CredentialRetrievalError
 from ..providers import web_identity
@@ -37,7 +37,7 @@ class Lazy:
         self.method = method
         self._obj: Optional[CredentialSource] = None
         self._lock = threading.Lock()
-        _fork.track(self)
+        reset_after_fork(self)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

@@ -64,10 +64,8 @@ def default_user_agent() -> str:
     """``awsroles/<version> python/<version> os/<name>``: sent with every request."""
     global _USER_AGENT
     if _USER_AGENT is None:
-        try:
-            from .. import __version__ as ver
-        except ImportError:  # pragma: no cover - partial checkouts
-            ver = "0+unknown"
+        from .._version import __version__ as ver
+
         _USER_AGENT = f"awsroles/{ver} python/{sys.version.split()[0]} os/{_os_name()}"
     return _USER_AGENT
 

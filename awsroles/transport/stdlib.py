@@ -24,7 +24,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from .. import _fork
+from .._fork import track as reset_after_fork
 from ..errors import InvalidConfigError, TransportError, safe_url
 from .base import HttpRequest, HttpResponse, default_user_agent
 from .body import read_body
@@ -65,7 +65,7 @@ class StdlibTransport:
         self._idle: Dict[PoolKey, List[http.client.HTTPConnection]] = {}
         self._ssl: Dict[Optional[Tuple[str, str]], ssl.SSLContext] = {}
         self._fallback: Optional[RequestsTransport] = None
-        _fork.track(self)
+        reset_after_fork(self)
 
     def __repr__(self) -> str:
         return f"StdlibTransport(trust_env={self._trust_env})"
