@@ -609,13 +609,18 @@ def test_a_misbehaving_lock_library_does_not_stop_the_cache(tmp_path, monkeypatc
 
 
 def test_the_filelock_fallback_does_not_need_filelock_mode(tmp_path, monkeypatch):
-    """filelock before 3.10 has no ``mode=``: the fallback must not pass it."""
+    """filelock before 3.10 has no ``mode=`` (a TypeError): the fallback goes on without it.
+    Such a version leaves the file's mode as it finds it, and the fallback made the file 0600
+    before handing it over."""
     import filelock
 
     real = filelock.FileLock
+    found = []
 
     def old_style(path, *args, **kw):
-        assert "mode" not in kw, "filelock < 3.10 would raise TypeError"
+        if "mode" in kw:
+            raise TypeError("__init__() got an unexpected keyword argument 'mode'")
+        found.append(stat.S_IMODE(os.stat(path).st_mode))
         return real(path, *args, **kw)
 
     monkeypatch.setattr(flock_mod, "_HAVE_FLOCK", False)
@@ -623,6 +628,7 @@ def test_the_filelock_fallback_does_not_need_filelock_mode(tmp_path, monkeypatch
     path = tmp_path / "k.json.lock"
     handle = acquire(str(path), 0.5)
     try:
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert found == [0o600]
+        assert _is_locked(path)
     finally:
         handle.release()

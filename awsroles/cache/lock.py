@@ -129,10 +129,14 @@ def acquire(path: str, timeout: float, poll_interval: float = 0.05) -> Handle:
 def _filelock(path: str, timeout: float, poll_interval: float) -> _FileLock:
     import filelock
 
-    # Create the file first: 0600 (filelock's default is 0644, and its ``mode=`` is 3.10+),
-    # and never through a symlink (older filelock versions follow one).
+    # Create the file first: 0600, and never through a symlink (older filelock versions follow
+    # one). Then ask filelock for 0600 too: its default is 0644, which newer versions set on
+    # every acquire; versions before 3.10 have no ``mode=`` (and leave the file as made).
     os.close(os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600))
-    lock = filelock.FileLock(path)
+    try:
+        lock = filelock.FileLock(path, mode=0o600)
+    except TypeError:
+        lock = filelock.FileLock(path)
     try:
         lock.acquire(timeout=timeout, poll_interval=poll_interval)
     except filelock.Timeout:
