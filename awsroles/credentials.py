@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ._record import Record
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping, Optional
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 __all__ = ["Credentials", "redact", "unusable", "first_unusable"]
 
@@ -50,27 +48,82 @@ def first_unusable(fields: Mapping[str, Optional[str]]) -> Optional[str]:
     return None
 
 
-class Credentials(Record):
-    """One consistent set of AWS credentials.
+if TYPE_CHECKING:
+    _Tuple = Tuple[str, str, Optional[str], Optional[str]]
+else:
+    _Tuple = tuple
 
-    ``expiry`` is an aware UTC datetime or None (long-lived keys). ``method`` names the provider
-    that produced them (``env``, ``shared-credentials-file``, ``assume-role``, ...), as botocore's
-    ``Credentials.method`` does. It duck-types as botocore's ``ReadOnlyCredentials``
-    (``access_key``, ``secret_key``, ``token``, ``account_id``).
+_FIELDS = ("access_key", "secret_key", "token", "account_id")
+
+
+class Credentials(_Tuple):
+    """One consistent set of AWS credentials, immutable.
+
+    It is botocore's ``ReadOnlyCredentials`` as well: a named tuple of ``access_key``,
+    ``secret_key``, ``token`` and ``account_id``, so ``ak, sk, token, account = creds`` and
+    ``creds[0]`` work, and it compares equal to a ``ReadOnlyCredentials`` of the same values.
+    Two more attributes ride along outside the tuple: ``expiry``, an aware UTC datetime or
+    None (long-lived keys), and ``method``, the provider that produced them (``env``,
+    ``shared-credentials-file``, ``assume-role``, ...), as botocore's ``Credentials.method``.
+    The secret key and token never appear in ``repr()`` or ``str()``.
     """
 
-    _hidden = frozenset({"secret_key", "token"})
+    _fields = _FIELDS
+    expiry: Optional[datetime]
+    method: str
 
-    access_key: str
-    secret_key: str
-    token: Optional[str] = None
-    expiry: Optional[datetime] = None
-    account_id: Optional[str] = None
-    method: str = "explicit"
+    def __new__(
+        cls,
+        access_key: str,
+        secret_key: str,
+        token: Optional[str] = None,
+        expiry: Optional[datetime] = None,
+        account_id: Optional[str] = None,
+        method: str = "explicit",
+    ) -> Credentials:
+        self = super().__new__(cls, (access_key, secret_key, token, account_id))
+        if expiry is not None and expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=timezone.utc)
+        object.__setattr__(self, "expiry", expiry)
+        object.__setattr__(self, "method", method)
+        return self
 
-    def __post_init__(self) -> None:
-        if self.expiry is not None and self.expiry.tzinfo is None:
-            object.__setattr__(self, "expiry", self.expiry.replace(tzinfo=timezone.utc))
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Credentials are immutable: use replace({name}=...)")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def __reduce__(self) -> Tuple[Any, ...]:  # pickle and copy: the extras too
+        return (_rebuild, (tuple(self), self.expiry, self.method))
+
+    @property
+    def access_key(self) -> str:
+        return self[0]
+
+    @property
+    def secret_key(self) -> str:
+        return self[1]
+
+    @property
+    def token(self) -> Optional[str]:
+        return self[2]
+
+    @property
+    def account_id(self) -> Optional[str]:
+        return self[3]
+
+    def replace(self, **changes: Any) -> Credentials:
+        """A copy with ``changes`` (any of the constructor's parameters) applied."""
+        values: Dict[str, Any] = dict(zip(_FIELDS, self))
+        values.update(expiry=self.expiry, method=self.method)
+        values.update(changes)
+        return Credentials(**values)
+
+    _replace = replace  # namedtuple's name
+
+    def _asdict(self) -> Dict[str, Optional[str]]:
+        """The four tuple fields by name, as a named tuple's ``_asdict()``."""
+        return dict(zip(_FIELDS, self))
 
     def __repr__(self) -> str:
         parts = [f"access_key='{redact(self.access_key)}'", "secret_key='****'"]
@@ -85,10 +138,28 @@ class Credentials(Record):
 
     __str__ = __repr__
 
+    # --- botocore's Credentials surface: a set can be handed to botocore as it is ----------
+
     def get_frozen_credentials(self) -> Credentials:
         return self
+
+    def get_deferred_property(self, property_name: str) -> Callable[[], Any]:
+        """botocore's: a function that reads the property when called."""
+        return lambda: getattr(self, property_name, None)
+
+    def refresh_needed(self, refresh_in: Optional[int] = None) -> bool:
+        return False
 
     def seconds_left(self, now: datetime) -> Optional[float]:
         if self.expiry is None:
             return None
         return (self.expiry - now).total_seconds()
+
+
+def _rebuild(
+    values: Tuple[str, str, Optional[str], Optional[str]],
+    expiry: Optional[datetime],
+    method: str,
+) -> Credentials:
+    access_key, secret_key, token, account_id = values
+    return Credentials(access_key, secret_key, token, expiry, account_id, method)
