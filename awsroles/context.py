@@ -22,7 +22,7 @@ from .errors import InvalidConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping, Optional, TextIO, Union
+    from typing import Any, Callable, Mapping, Optional, TextIO, Union
 
     from .config.files import SharedConfig
     from .credentials import Credentials
@@ -253,9 +253,10 @@ class Context:
         method: str,
         label: str,
         initial: Optional[Credentials] = None,
+        forget: Optional[Callable[[str], None]] = None,
     ) -> RefreshableCredentials:
         """Credentials refreshed by ``fetch``, with this resolution's clock, refresh windows
-        and background setting."""
+        and background setting; ``forget`` drops an invalidated set from the cache."""
         from .refresh.sync import RefreshableCredentials
 
         settings = self.settings
@@ -268,6 +269,7 @@ class Context:
             initial=initial,
             background_refresh=settings.background_refresh,
             label=label,
+            forget=forget,
         )
 
     def sts_client(self) -> StsClient:

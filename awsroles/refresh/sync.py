@@ -19,7 +19,7 @@ from .policy import Mode, RefreshState, State
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Optional
+    from typing import Any, Callable, Optional
 
     from ..credentials import Credentials
     from ..protocols import Clock
@@ -33,7 +33,12 @@ class RefreshableCredentials:
 
     ``fetch(mode, current)`` returns a new ``Credentials``;
     ``mode`` is a ``Mode`` (``ADVISORY`` runs in the background
-    and must not prompt) and ``current`` is the set held now (or None).
+    and must not prompt) and ``current`` is the set held now (or None). ``forget(access_key)``,
+    when given, is told of a set that was invalidated (to drop it from a shared cache).
+
+    It has botocore's ``Credentials`` surface (``access_key``, ``secret_key``, ``token``,
+    ``method``, ``get_frozen_credentials()``, ``refresh_needed()``,
+    ``get_deferred_property()``), so botocore can sign with it as it is.
     """
 
     def __init__(
@@ -47,12 +52,14 @@ class RefreshableCredentials:
         initial: Optional[Credentials] = None,
         background_refresh: bool = True,
         label: str = "",
+        forget: Optional[Callable[[str], None]] = None,
     ) -> None:
         if clock is None:
             from ..clock import SYSTEM_CLOCK
 
             clock = SYSTEM_CLOCK
         self._fetch = fetch
+        self._forget = forget
         self.method = method
         self._background = background_refresh
         self._policy = RefreshState(
@@ -106,15 +113,30 @@ class RefreshableCredentials:
         """``fresh``, ``stale`` or ``invalid`` for the held (or given) credential set."""
         return self._policy.state(current)
 
-    def refresh_needed(self) -> bool:
+    def refresh_needed(self, refresh_in: Optional[float] = None) -> bool:
+        """Whether the held set is due for a refresh; with ``refresh_in`` (botocore's
+        parameter), whether it has less than that many seconds left."""
+        current = self._policy.current
+        if refresh_in is not None and current is not None:
+            return self._policy.short_of(current, refresh_in)
         return self.state() is not State.FRESH
 
+    def get_deferred_property(self, property_name: str) -> Callable[[], Any]:
+        """botocore's: a function that reads the property (refreshing first if due) when
+        called, as botocore reads ``account_id`` for endpoint rules."""
+        return lambda: getattr(self, property_name, None)
+
     def invalidate(self, access_key: Optional[str] = None) -> bool:
-        """Mark the held credentials unusable: the next use refreshes (once, single-flight).
+        """Mark the held credentials unusable: the next use refreshes (once, single-flight),
+        and never takes the rejected set again from a shared cache.
 
         With ``access_key``, only if that is still the held set: a late error about a set
         that was already replaced changes nothing. Returns whether the mark was set."""
-        return self._policy.invalidate(access_key)
+        current = self._policy.current
+        marked = self._policy.invalidate(access_key)
+        if marked and self._forget is not None and current is not None:
+            self._forget(current.access_key)
+        return marked
 
     def refresh(self, *, force: bool = False, min_left: Optional[float] = None) -> Credentials:
         """Refresh synchronously, for short-lived commands that would exit before a background

@@ -122,15 +122,17 @@ class CachedStsFetch:
         return creds
 
     def forget(self, access_key: str) -> None:
-        """Delete the cache entry when it holds ``access_key`` (STS has rejected it): no
-        process takes it again. An entry holding another set is left alone."""
+        """Delete the cache entry when it holds ``access_key`` (it was rejected, or
+        invalidated): no process takes it again. An entry holding another set is left
+        alone."""
         cache = self._ctx.services.cache
         timeout = self._ctx.settings.lock_timeout * self.lock_factor
         with cache.lock(self.key, timeout):  # not another process's entry written meanwhile
             entry = cache.load(self.key)
             held = (entry or {}).get("Credentials", {}).get("AccessKeyId")
             if held == access_key and cache.delete(self.key):
-                log.info("%s: deleted cache entry %s.json (STS rejected it)", self.label, self.key)
+                msg = "%s: deleted cache entry %s.json (its set was rejected)"
+                log.info(msg, self.label, self.key)
 
     def _from_cache(self, mode: Mode, current: Optional[Credentials]) -> Optional[Credentials]:
         entry = self._ctx.services.cache.load(self.key)

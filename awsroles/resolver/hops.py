@@ -149,5 +149,6 @@ def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
         fetcher = HopFetcher(hop, chain, ctx)
         fetcher.lock_factor = 5 if mfa else 1
         label = f"profile '{hop.profile}' ({hop.role_arn})"
-        chain.append(Link(ctx.refreshable(fetcher, method=ASSUME_ROLE, label=label), fetcher))
+        creds = ctx.refreshable(fetcher, method=ASSUME_ROLE, label=label, forget=fetcher.forget)
+        chain.append(Link(creds))
     return chain[-1].credentials

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
-
     from ..credentials import Credentials
     from ..protocols import CredentialSource
-    from .cached_fetch import CachedStsFetch
 
 __all__ = ["Link"]
 
 
 class Link:
-    """One link of a chain: its credentials, and the fetch behind them when they come from
-    STS through the cache (to drop a cache entry STS has rejected)."""
+    """One link of a chain: its credentials (a lazy base, or a hop's refreshable
+    credentials, which drop a rejected set from the cache themselves)."""
 
-    __slots__ = ("credentials", "fetch")
+    __slots__ = ("credentials",)
 
-    def __init__(
-        self, credentials: CredentialSource, fetch: Optional[CachedStsFetch] = None
-    ) -> None:
+    def __init__(self, credentials: CredentialSource) -> None:
         self.credentials = credentials
-        self.fetch = fetch
 
     def invalidate(self, rejected: Credentials) -> bool:
         """Stop using ``rejected``: its next use fetches again, and a cache entry holding it
@@ -35,6 +29,4 @@ class Link:
         if invalidate is None:
             return False
         invalidate(rejected.access_key)  # False: already replaced, so fetching again is right
-        if self.fetch is not None:
-            self.fetch.forget(rejected.access_key)
         return True

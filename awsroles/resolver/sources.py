@@ -88,7 +88,7 @@ def base_link(base: BaseSource, ctx: Context) -> Link:
     if isinstance(base, WebIdentitySource):
         fetch = WebIdentityFetcher(base, ctx)
         label = f"web identity ({base.role_arn})"
-        return Link(ctx.refreshable(fetch, method=fetch.method, label=label), fetch)
+        return Link(ctx.refreshable(fetch, method=fetch.method, label=label, forget=fetch.forget))
     return Link(base_source(base, ctx))
 
 
