@@ -35,11 +35,20 @@ def test_boto3_session_uses_awsroles_and_signs_with_role(env, sts):
     assert sts.count("AssumeRole") == 2
 
 
-def test_install_puts_provider_ahead_of_assume_role(env, sts):
+def test_install_puts_the_whole_chain_in_botocores_order(env, sts):
+    from awsroles.integrations.botocore import REPLACED
+
     bs = botocore.session.Session(profile="dev")
+    before = [p.METHOD for p in bs.get_component("credential_provider").providers]
     awsroles.install(bs)
     names = [p.METHOD for p in bs.get_component("credential_provider").providers]
-    assert names.index(AwsRolesProvider.METHOD) == names.index("assume-role") - 1
+    # awsroles first (environment, shared files), its metadata part last (container, IMDS),
+    # botocore's own providers for the sources awsroles does not read kept in between
+    kept = [name for name in before if name not in REPLACED]
+    assert names == [AwsRolesProvider.METHOD, *kept, "awsroles-metadata"]
+    assert "boto-config" in kept and not REPLACED & set(names)
+    awsroles.install(bs)  # again: nothing doubled
+    assert [p.METHOD for p in bs.get_component("credential_provider").providers] == names
     frozen = bs.get_credentials().get_frozen_credentials()
     assert frozen.access_key.startswith("ASIA")
     # a second session in the same process reads the shared cache: no new STS call

@@ -1,16 +1,18 @@
-"""A boto3.Session whose role credentials come from (and refresh through) awsroles."""
+"""A boto3.Session whose credentials come from (and refresh through) awsroles, made with
+boto3's own parameter names."""
 
 from __future__ import annotations
 
 from ..context import DEFAULT_CACHE, DEFAULT_LOCK_TIMEOUT
-from ..errors import AwsRolesError
-from .botocore import botocore_session
+from ..errors import AwsRolesError, InvalidConfigError
+from .botocore import install
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Mapping, Optional, TextIO
 
     import boto3
+    import botocore.session
 
     from ..config.files import SharedConfig
     from ..protocols import Clock, CredentialCache, Prompter, Transport
@@ -19,9 +21,15 @@ __all__ = ["boto3_session"]
 
 
 def boto3_session(
-    profile: Optional[str] = None,
-    *,
+    profile_name: Optional[str] = None,
     region_name: Optional[str] = None,
+    *,
+    profile: Optional[str] = None,
+    aws_access_key_id: Optional[str] = None,
+    aws_secret_access_key: Optional[str] = None,
+    aws_session_token: Optional[str] = None,
+    aws_account_id: Optional[str] = None,
+    botocore_session: Optional[botocore.session.Session] = None,
     region: Optional[str] = None,
     sts_endpoint_url: Optional[str] = None,
     role_options: Optional[Mapping[str, Any]] = None,
@@ -38,17 +46,37 @@ def boto3_session(
     process_stderr: Optional[TextIO] = None,
     config: Optional[SharedConfig] = None,
 ) -> boto3.Session:
-    """A ``boto3.Session`` for ``profile`` whose role profiles resolve through awsroles.
-    ``region_name`` is the session's region (boto3's parameter); ``region`` is where STS
-    calls go, as for ``awsroles.resolve()``, like every other parameter."""
+    """``boto3.Session(...)`` with awsroles' chain installed (:func:`awsroles.install`).
+
+    The parameters ``boto3.Session`` has mean what they mean there: ``profile_name``,
+    ``region_name`` (the session's region), explicit keys (``aws_access_key_id``, ...,
+    which win over every provider, as in boto3) and ``botocore_session``. ``profile`` is
+    awsroles' name for ``profile_name``; giving both with different values is an error.
+    The rest mean what they mean for ``awsroles.resolve()``: ``region`` is where STS calls
+    go (by default the profile's and the environment's choice)."""
     try:
         import boto3
     except ImportError:  # pragma: no cover - depends on the install
         raise AwsRolesError(
             "boto3 is not installed.", hint="pip install 'awsroles[boto3]'"
         ) from None
-    session = botocore_session(
-        profile,
+    if profile is not None and profile_name is not None and profile != profile_name:
+        raise InvalidConfigError(
+            f"boto3_session() got profile_name={profile_name!r} and profile={profile!r}.",
+            key="profile_name",
+            hint="Pass one of them: profile_name is boto3's name, profile awsroles'.",
+        )
+    session = boto3.Session(
+        aws_access_key_id=aws_access_key_id,
+        aws_secret_access_key=aws_secret_access_key,
+        aws_session_token=aws_session_token,
+        region_name=region_name,
+        botocore_session=botocore_session,
+        profile_name=profile_name if profile_name is not None else profile,
+        **({"aws_account_id": aws_account_id} if aws_account_id is not None else {}),
+    )
+    install(
+        session,
         region=region,
         sts_endpoint_url=sts_endpoint_url,
         role_options=role_options,
@@ -65,4 +93,4 @@ def boto3_session(
         process_stderr=process_stderr,
         config=config,
     )
-    return boto3.Session(botocore_session=session, region_name=region_name)
+    return session

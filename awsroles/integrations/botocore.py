@@ -1,5 +1,5 @@
-"""awsroles inside botocore: a CredentialProvider placed ahead of botocore's assume-role
-provider, and credential objects botocore can sign with."""
+"""awsroles inside botocore: its chain as botocore credential providers, in botocore's order,
+and credential objects botocore can sign with."""
 
 from __future__ import annotations
 
@@ -8,22 +8,26 @@ import botocore.exceptions
 import botocore.session
 
 from .._log import get_logger
-from ..config.model import NamedSource, StaticKeys
 from ..context import DEFAULT_CACHE, DEFAULT_LOCK_TIMEOUT, Context, Services, Settings
-from ..providers.base import Applies, NotApplicable
-from ..resolver.profile import ProfileProvider
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Optional, TextIO
+    from typing import Any, Callable, Mapping, Optional, TextIO, Tuple, Union
+
+    import boto3
 
     from ..config.files import SharedConfig
-    from ..config.model import BaseSource
     from ..protocols import Clock, CredentialCache, CredentialSource, Prompter, Transport
 
 log = get_logger("awsroles")
 
-__all__ = ["AwsRolesProvider", "install", "botocore_session", "BotocoreCredentials"]
+__all__ = [
+    "AwsRolesProvider",
+    "install",
+    "botocore_session",
+    "BotocoreCredentials",
+    "REPLACED",
+]
 
 #: Error codes from any AWS call that mean "these credentials are no longer good".
 EXPIRED_CODES = frozenset(
@@ -73,16 +77,49 @@ class BotocoreCredentials(botocore.credentials.Credentials):
         return f"BotocoreCredentials({self._source!r})"
 
 
+#: botocore's providers whose sources awsroles resolves itself (the environment, the shared
+#: files with every kind of profile, the container endpoint and instance metadata). Others
+#: (``login``, ``ec2-credentials-file``, ``boto-config``, a user's own) keep their place.
+REPLACED = frozenset(
+    {
+        "env",
+        "assume-role",
+        "assume-role-with-web-identity",
+        "sso",
+        "shared-credentials-file",
+        "custom-process",
+        "config-file",
+        "container-role",
+        "iam-role",
+    }
+)
+
+
+#: The two parts of awsroles' chain in a session: first, and where botocore asks the
+#: container endpoint and instance metadata (last).
+_FRONT = ("env", "profile")
+_BACK = ("container-role", "iam-role")
+
+
+class _Installed:
+    """What one install() shares between its two providers and its event handlers: the
+    credentials the session got from awsroles, if any."""
+
+    credentials: Optional[BotocoreCredentials] = None
+
+
 class AwsRolesProvider(botocore.credentials.CredentialProvider):
-    """Resolves role profiles (``role_arn`` + ``source_profile``/``credential_source``) with
-    awsroles: the AWS CLI's cache, one STS call across processes, refresh before expiry.
-    Other profiles return None so botocore's own providers handle them.
+    """Part of awsroles' chain as a botocore credential provider: ``part`` names the awsroles
+    providers it runs (``env`` and ``profile`` first in the session's chain; ``container-role``
+    and ``iam-role`` last, where botocore has them), with the AWS CLI's cache, one STS call
+    across processes and refresh before expiry. None when they find nothing, so the
+    providers after it in the session's chain still run.
 
     ``settings`` applies to every load (its ``profile`` is used when the session names
     none); ``services`` makes the services of one load (a new one each time, so the shared
     files are read again)."""
 
-    METHOD = "awsroles-assume-role"
+    METHOD = "awsroles"
     CANONICAL_NAME = "custom-awsroles"
 
     def __init__(
@@ -90,42 +127,73 @@ class AwsRolesProvider(botocore.credentials.CredentialProvider):
         session: Optional[botocore.session.Session] = None,
         settings: Optional[Settings] = None,
         services: Optional[Callable[[], Services]] = None,
+        *,
+        part: Tuple[str, ...] = ("env", "profile", "container-role", "iam-role"),
+        installed: Optional[_Installed] = None,
     ) -> None:
         super().__init__()
         self._session = session
         self._settings = Settings() if settings is None else settings
         self._services = Services if services is None else services
-        self.credentials: Optional[BotocoreCredentials] = None
+        self._part = part
+        self._installed = _Installed() if installed is None else installed
+        if part == _BACK:
+            self.METHOD = "awsroles-metadata"
 
-    def _profile(self) -> Optional[str]:
+    @property
+    def credentials(self) -> Optional[BotocoreCredentials]:
+        return self._installed.credentials
+
+    def _session_settings(self) -> Settings:
+        """The settings, with what was set on the session itself (its profile and region)
+        winning, as it does for botocore's own providers."""
         s = self._session
-        if s is not None and "profile" in s.instance_variables():
-            profile: Optional[str] = s.get_config_variable("profile")
-            return profile
-        return self._settings.profile
+        settings = self._settings
+        if s is None:
+            return settings
+        chosen = s.instance_variables()
+        if chosen.get("profile") is not None:
+            settings = settings.replace(profile=chosen["profile"])
+        if chosen.get("region") is not None and settings.region is None:
+            settings = settings.replace(region=chosen["region"])
+        return settings
 
     def load(self) -> Optional[BotocoreCredentials]:
-        ctx = Context(self._settings.replace(profile=self._profile()), self._services())
-        found = ProfileProvider().find(ctx)
-        if not isinstance(found, Applies) or found.plan is None:
-            return None
-        if not found.plan.hops or not _supported(found.plan.base):
-            return None
-        loaded = found.load()
-        if isinstance(loaded, NotApplicable):
-            return None
-        self.credentials = BotocoreCredentials(loaded, method="assume-role")
-        return self.credentials
+        from ..errors import NoCredentialsError
+        from ..resolver.chain import CredentialChain, default_providers
+
+        ctx = Context(self._session_settings(), self._services())
+        providers = [p for p in default_providers(ctx) if p.name in self._part]
+        try:
+            found = CredentialChain(providers).resolve(ctx)
+        except NoCredentialsError:
+            return None  # botocore's remaining providers have their turn
+        source = found.credentials
+        method = getattr(source, "method", None) or found.found.provider
+        creds = BotocoreCredentials(source, method=method)
+        self._installed.credentials = creds
+        return creds
 
 
-def _supported(base: BaseSource) -> bool:
-    return isinstance(base, StaticKeys) or (
-        isinstance(base, NamedSource) and base.name == "Environment"
+def _botocore_session_of(session: Any) -> botocore.session.Session:
+    """The botocore Session itself, given one or a boto3 Session (which keeps it as
+    ``_session``, with no public accessor)."""
+    found: botocore.session.Session
+    if hasattr(session, "get_component"):
+        found = session
+        return found
+    inner = getattr(session, "_session", None)
+    if inner is not None and hasattr(inner, "get_component"):
+        found = inner
+        return found
+    raise TypeError(
+        f"install() takes a botocore.session.Session or a boto3.Session, not "
+        f"{type(session).__name__}"
     )
 
 
 def install(
-    session: botocore.session.Session,
+    session: Union[botocore.session.Session, boto3.Session],
     *,
     profile: Optional[str] = None,
     region: Optional[str] = None,
@@ -144,11 +212,17 @@ def install(
     process_stderr: Optional[TextIO] = None,
     config: Optional[SharedConfig] = None,
 ) -> AwsRolesProvider:
-    """Put awsroles into ``session``'s credential chain, ahead of botocore's assume-role
-    provider, and mark the credentials stale when an AWS call reports them expired.
+    """Put awsroles' whole chain into ``session`` (a botocore or boto3 Session), in botocore's
+    order: the environment and the shared files (every kind of profile, role chains on any
+    base) first, the container endpoint and instance metadata last. botocore's providers for
+    those sources are taken out; the others (``login``, ``boto-config``, your own) keep their
+    place and still run when awsroles finds nothing. Credentials passed to ``create_client()``
+    or ``set_credentials()`` still win, as in botocore. An AWS call that reports the
+    credentials expired marks them invalid, so the next call refreshes.
 
     ``profile`` is used when the session names none. The other parameters mean what they
-    mean for ``awsroles.resolve()``."""
+    mean for ``awsroles.resolve()``. Returns the first of the two providers installed."""
+    bs = _botocore_session_of(session)
     settings = Settings(
         profile=profile,
         region=region,
@@ -172,21 +246,24 @@ def install(
             config=config,
         )
 
-    resolver = session.get_component("credential_provider")
-    provider = AwsRolesProvider(session, settings, services)
-    resolver.remove(provider.METHOD)
-    try:
-        resolver.insert_before("assume-role", provider)
-    except botocore.exceptions.UnknownCredentialError:
-        resolver.providers.insert(0, provider)
+    installed = _Installed()
+    front = AwsRolesProvider(bs, settings, services, part=_FRONT, installed=installed)
+    back = AwsRolesProvider(bs, settings, services, part=_BACK, installed=installed)
+    resolver = bs.get_component("credential_provider")
+    kept = [
+        p
+        for p in resolver.providers
+        if p.METHOD not in REPLACED and not isinstance(p, AwsRolesProvider)
+    ]
+    resolver.providers = [front, *kept, back]
 
     def on_before_sign(request: Any = None, **kwargs: Any) -> None:
         # Remember which set signs this request, so a late error about a set that has
         # already been replaced does not throw away the new one.
-        if provider.credentials is not None and request is not None:
+        creds = installed.credentials
+        if creds is not None and request is not None:
             # the signer asks for the same frozen set right after this event
-            frozen = provider.credentials.get_frozen_credentials()
-            request.context["awsroles_access_key"] = frozen.access_key
+            request.context["awsroles_access_key"] = creds.get_frozen_credentials().access_key
 
     def on_after_call(
         parsed: Optional[Mapping[str, Any]] = None,
@@ -194,14 +271,15 @@ def install(
         **kwargs: Any,
     ) -> None:
         code = (parsed or {}).get("Error", {}).get("Code")
-        if code in EXPIRED_CODES and provider.credentials is not None:
+        creds = installed.credentials
+        if code in EXPIRED_CODES and creds is not None:
             used = (context or {}).get("awsroles_access_key")
-            if provider.credentials.invalidate(used):
+            if creds.invalidate(used):
                 log.info("awsroles: an AWS call reported %s; credentials will refresh", code)
 
-    session.register("before-sign", on_before_sign, unique_id="awsroles-signing-key")
-    session.register("after-call", on_after_call, unique_id="awsroles-invalidate")
-    return provider
+    bs.register("before-sign", on_before_sign, unique_id="awsroles-signing-key")
+    bs.register("after-call", on_after_call, unique_id="awsroles-invalidate")
+    return front
 
 
 def botocore_session(
