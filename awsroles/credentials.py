@@ -91,7 +91,8 @@ class Credentials(_Tuple):
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Credentials are immutable: use replace({name}=...)")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Credentials are immutable: {name} cannot be deleted")
 
     def __reduce__(self) -> Tuple[Any, ...]:  # pickle and copy: the extras too
         return (_rebuild, (tuple(self), self.expiry, self.method))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import boto3
 
     from ..config.files import SharedConfig
+    from ..credentials import Credentials
     from ..protocols import Clock, CredentialCache, CredentialSource, Prompter, Transport
 
 log = get_logger("awsroles")
@@ -59,15 +60,14 @@ class BotocoreCredentials(botocore.credentials.Credentials):
     def account_id(self) -> Optional[str]:
         return self._source.get_frozen_credentials().account_id
 
-    def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials:
-        c = self._source.get_frozen_credentials()
-        return botocore.credentials.ReadOnlyCredentials(
-            c.access_key, c.secret_key, c.token, c.account_id
-        )
+    def get_frozen_credentials(self) -> Credentials:  # type: ignore[override]
+        """awsroles' frozen set: a ``ReadOnlyCredentials``-compatible named tuple whose repr
+        hides the secret, with ``expiry`` and ``method`` kept."""
+        return self._source.get_frozen_credentials()
 
     def refresh_needed(self, refresh_in: Optional[int] = None) -> bool:
         check = getattr(self._source, "refresh_needed", None)
-        return bool(check()) if check else False
+        return bool(check(refresh_in)) if check else False
 
     def invalidate(self, access_key: Optional[str] = None) -> bool:
         inv = getattr(self._source, "invalidate", None)
@@ -246,10 +246,13 @@ def install(
             config=config,
         )
 
-    installed = _Installed()
+    resolver = bs.get_component("credential_provider")
+    ours = [p for p in resolver.providers if isinstance(p, AwsRolesProvider)]
+    # installed again: the same shared state, which the event handlers (registered once,
+    # under their unique ids) already hold
+    installed = ours[0]._installed if ours else _Installed()
     front = AwsRolesProvider(bs, settings, services, part=_FRONT, installed=installed)
     back = AwsRolesProvider(bs, settings, services, part=_BACK, installed=installed)
-    resolver = bs.get_component("credential_provider")
     kept = [
         p
         for p in resolver.providers
@@ -257,13 +260,19 @@ def install(
     ]
     resolver.providers = [front, *kept, back]
 
-    def on_before_sign(request: Any = None, **kwargs: Any) -> None:
+    def on_before_sign(request: Any = None, request_signer: Any = None, **kwargs: Any) -> None:
         # Remember which set signs this request, so a late error about a set that has
-        # already been replaced does not throw away the new one.
+        # already been replaced does not throw away the new one. Only when it is awsroles'
+        # set: a client made with keys of its own signs with those (and its errors are not
+        # about awsroles' set).
         creds = installed.credentials
-        if creds is not None and request is not None:
-            # the signer asks for the same frozen set right after this event
-            request.context["awsroles_access_key"] = creds.get_frozen_credentials().access_key
+        if creds is None or request is None:
+            return
+        signs_with_ours = getattr(request_signer, "_credentials", None) is creds
+        if not signs_with_ours:
+            return
+        # the signer asks for the same frozen set right after this event
+        request.context["awsroles_access_key"] = creds.get_frozen_credentials().access_key
 
     def on_after_call(
         parsed: Optional[Mapping[str, Any]] = None,
@@ -272,8 +281,8 @@ def install(
     ) -> None:
         code = (parsed or {}).get("Error", {}).get("Code")
         creds = installed.credentials
-        if code in EXPIRED_CODES and creds is not None:
-            used = (context or {}).get("awsroles_access_key")
+        used = (context or {}).get("awsroles_access_key")
+        if code in EXPIRED_CODES and creds is not None and used is not None:
             if creds.invalidate(used):
                 log.info("awsroles: an AWS call reported %s; credentials will refresh", code)
 
