@@ -116,3 +116,16 @@ def _no_secret_in_any_log_record():
     logger.setLevel(old_level)
     leaks = find_leaks(collect.texts)
     assert not leaks, f"{len(leaks)} secret(s) issued by the fakes appeared in log records"
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    """moto's server (every AWS service it emulates) on 127.0.0.1, for one test module."""
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

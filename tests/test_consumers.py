@@ -104,18 +104,6 @@ def aws(environ):
 
 
 @pytest.fixture(scope="module")
-def moto_url():
-    moto_server = pytest.importorskip("moto.server")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def payload(tmp_path_factory):
     """A file big enough for a multipart upload in several threads, and its digest."""
     path = tmp_path_factory.mktemp("s3") / "payload.bin"

@@ -50,17 +50,6 @@ def _clean_os_environ(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def moto_url():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def moto_iam(moto_url):
     """A user with an access key, and the roles Ops and Dev, created through IAM."""
     mp = pytest.MonkeyPatch()
