@@ -95,5 +95,6 @@ class CredentialSource(Protocol):
     def get_frozen_credentials(self) -> Credentials: ...
 
 
-#: Takes the MFA device's serial number, returns the code the user typed.
-Prompter = Callable[[str], str]
+#: Takes the MFA device's serial number, returns the code (or None: no code from this source,
+#: ask the next one: ``mfa_process``, then the terminal).
+Prompter = Callable[[str], Optional[str]]

@@ -212,6 +212,8 @@ def test_role_hop_and_assume_role_params_fields_stay_in_step():
         "profile": None,
         "role_session_name": "role_session_name",
         "mfa_serial": "serial_number",
+        "mfa_process": None,  # where the code comes from, not an argument
+        "mfa_session_seconds": None,  # the MFA session's length (GetSessionToken's argument)
     }
     shared = set(SHARED_WITH_HOP)
     assert shared <= set(AssumeRoleParams._fields)

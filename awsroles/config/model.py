@@ -123,7 +123,7 @@ if TYPE_CHECKING:
 class RoleHop(Record):
     """One sts:AssumeRole call. Fields from code (policy, tags, ...) are empty from files."""
 
-    _hidden = frozenset({"external_id"})
+    _hidden = frozenset({"external_id", "mfa_process"})
 
     profile: str
     role_arn: str
@@ -136,6 +136,10 @@ class RoleHop(Record):
     tags: Tuple[Tuple[str, str], ...] = ()
     transitive_tag_keys: Tuple[str, ...] = ()
     source_identity: Optional[str] = None
+    #: A command printing the MFA code (``mfa_process``); never shown.
+    mfa_process: Optional[str] = None
+    #: ``awsroles_mfa_session_seconds``: ride an MFA session (GetSessionToken) of this length.
+    mfa_session_seconds: Optional[int] = None
 
     def describe(self) -> str:
         extra = []
@@ -144,7 +148,10 @@ class RoleHop(Record):
         if self.external_id is not None:
             extra.append("external_id set")
         if self.mfa_serial:
-            extra.append(f"MFA {self.mfa_serial}")
+            source = ", code from mfa_process" if self.mfa_process else ""
+            extra.append(f"MFA {self.mfa_serial}{source}")
+        if self.mfa_session_seconds:
+            extra.append(f"through an MFA session of {self.mfa_session_seconds} s")
         if self.duration_seconds:
             extra.append(f"{self.duration_seconds} s")
         tail = f" ({', '.join(extra)})" if extra else ""

@@ -160,14 +160,30 @@ def _role_hop(name: str, profile: Any) -> RoleHop:
     def where(key: str) -> Dict[str, Any]:
         return _where(profile, key)
 
+    serial = validate.mfa_serial(vals.get("mfa_serial"), name, where("mfa_serial"))
+    process = validate.command(vals.get("mfa_process"), "mfa_process", name, where("mfa_process"))
+    session = validate.mfa_session_seconds(
+        vals.get(validate.MFA_SESSION_KEY), name, where(validate.MFA_SESSION_KEY)
+    )
+    for key, value in (("mfa_process", process), (validate.MFA_SESSION_KEY, session)):
+        if value is not None and not serial:
+            raise InvalidConfigError(
+                f"{key} is set but mfa_serial is not: it has no MFA device to work for.",
+                profile=name,
+                key=key,
+                hint="Add mfa_serial = arn:aws:iam::<account>:mfa/<device>, or remove the key.",
+                **where(key),
+            )
     return RoleHop(
         profile=name,
+        mfa_process=process,
+        mfa_session_seconds=session,
         role_arn=validate.role_arn(vals.get("role_arn", ""), name, where("role_arn")),
         role_session_name=validate.session_name(
             vals.get("role_session_name") or None, name, where("role_session_name")
         ),
         external_id=validate.external_id(vals.get("external_id"), name, where("external_id")),
-        mfa_serial=validate.mfa_serial(vals.get("mfa_serial"), name, where("mfa_serial")),
+        mfa_serial=serial,
         duration_seconds=validate.duration(
             vals.get("duration_seconds"), name, where("duration_seconds")
         ),
@@ -334,7 +350,36 @@ def build_plan(
                 )
             break
         name, profile = source_profile, src
-    return Plan(selected, base, tuple(reversed(hops)))
+    plan = Plan(selected, base, tuple(reversed(hops)))
+    _check_mfa_sessions(plan, profiles)
+    return plan
+
+
+def _check_mfa_sessions(plan: Plan, profiles: Mapping[str, Any]) -> None:
+    """An MFA session (GetSessionToken) can only be made with long-lived IAM user keys: the
+    hop that asks for one must be the first, on static keys without a session token or on
+    ``credential_source = Environment`` (whose keys are checked when read)."""
+    for index, hop in enumerate(plan.hops):
+        if hop.mfa_session_seconds is None:
+            continue
+        base = plan.base
+        long_lived = (isinstance(base, StaticKeys) and base.token is None) or (
+            isinstance(base, NamedSource) and base.name == "Environment"
+        )
+        if index == 0 and long_lived:
+            continue
+        source = plan.hops[index - 1].profile if index else getattr(base, "profile", "?")
+        raise InvalidConfigError(
+            f"{validate.MFA_SESSION_KEY} needs long-lived IAM user keys as the role's source, "
+            f"but profile '{hop.profile}' gets its credentials from "
+            + (f"the role of profile '{source}'" if index else base.describe())
+            + ".",
+            profile=hop.profile,
+            key=validate.MFA_SESSION_KEY,
+            hint="Use it on the role whose source_profile holds aws_access_key_id and "
+            "aws_secret_access_key (no aws_session_token), or remove the key.",
+            **_where(profiles.get(hop.profile), validate.MFA_SESSION_KEY),
+        )
 
 
 def _credential_source(name: str, profile: Any, value: str) -> str:

@@ -84,9 +84,12 @@ def external_id(
 def mfa_serial(
     value: Optional[str], profile: Optional[str], where: Dict[str, Any]
 ) -> Optional[str]:
-    if value is not None and len(value.strip()) < 9:
+    if value is not None and not (
+        len(value.strip()) >= 9 and _word(value.strip(), "_+=/:,.@-", 256)
+    ):
         raise InvalidConfigError(
-            f"mfa_serial {value!r} is too short to be an MFA device serial or ARN.",
+            f"mfa_serial {value!r} is not an MFA device serial or ARN (9 to 256 letters, "
+            "digits and +=/:,.@_-).",
             profile=profile,
             key="mfa_serial",
             hint="Use the device ARN, e.g. arn:aws:iam::123456789012:mfa/alice",
@@ -101,5 +104,45 @@ def source_identity(value: Optional[str], profile: Optional[str]) -> Optional[st
             "source_identity must be 2 to 64 characters of letters, digits and +=,.@_-.",
             profile=profile,
             key="source_identity",
+        )
+    return value
+
+
+#: The key that turns on MFA sessions (awsroles' own), and the lengths GetSessionToken takes.
+MFA_SESSION_KEY = "awsroles_mfa_session_seconds"
+MFA_SESSION_RANGE = (900, 129600)
+
+
+def mfa_session_seconds(raw: Any, profile: Optional[str], where: Dict[str, Any]) -> Optional[int]:
+    if raw is None:
+        return None
+    low, high = MFA_SESSION_RANGE
+    try:
+        value = int(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(raw, bool) or value is None or not low <= value <= high:
+        raise InvalidConfigError(
+            f"{MFA_SESSION_KEY} must be a whole number of seconds from {low} to {high}, "
+            f"got {raw!r}.",
+            profile=profile,
+            key=MFA_SESSION_KEY,
+            hint=f"Write for example: {MFA_SESSION_KEY} = 43200 (12 hours)",
+            **where,
+        )
+    return value
+
+
+def command(
+    value: Optional[str], key: str, profile: Optional[str], where: Dict[str, Any]
+) -> Optional[str]:
+    """A command line (``mfa_process``): None when absent, an error when blank."""
+    if value is not None and not value.strip():
+        raise InvalidConfigError(
+            f"{key} is empty.",
+            profile=profile,
+            key=key,
+            hint="Write the command, or remove the key.",
+            **where,
         )
     return value

@@ -101,10 +101,21 @@ class CachedStsFetch:
     #: Extra factor on the context's lock timeout (an MFA prompt may be slow).
     lock_factor = 1
 
-    def __init__(self, cache_args: Mapping[str, Any], ctx: Context, label: str) -> None:
+    def __init__(self, cache_args: Optional[Mapping[str, Any]], ctx: Context, label: str) -> None:
         self._ctx = ctx
         self.label = label
-        self.key = cache_key(cache_args)
+        self._key = cache_key(cache_args) if cache_args is not None else None
+
+    @property
+    def key(self) -> str:
+        """The entry's name: from the arguments given, or :meth:`_cache_args` when they are
+        only known once the source is (an MFA session is keyed by the source's key id)."""
+        if self._key is None:
+            self._key = cache_key(self._cache_args())
+        return self._key
+
+    def _cache_args(self) -> Mapping[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _call_sts(self) -> Credentials:  # pragma: no cover - abstract
         raise NotImplementedError

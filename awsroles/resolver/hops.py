@@ -10,6 +10,9 @@ Chains of any depth resolve without deep recursion: before a hop calls STS it ma
 below it fresh from the innermost outwards, so each of them finds its own source fresh and
 goes at most one level down.
 
+A hop with ``awsroles_mfa_session_seconds`` rides an MFA session (:mod:`.mfa_session`): one
+more link between its source and itself, asked for a code only when it must be made.
+
 When STS rejects a hop's source credentials as expired (they were revoked, or this machine's
 clock is off), the inner link is invalidated, in memory and on disk, and the hop is tried
 once more with credentials fetched again. If fetching the inner link again finds *its* source
@@ -112,11 +115,19 @@ class HopFetcher(CachedStsFetch):
     def _assume(self, source: Credentials) -> Credentials:
         hop = self.hop
         token_code = None
-        if hop.mfa_serial:
+        if hop.mfa_serial and not hop.mfa_session_seconds:
             from .mfa import get_token_code
 
-            token_code = get_token_code(hop.mfa_serial, self._ctx.services.prompter, hop.profile)
+            token_code = get_token_code(
+                hop.mfa_serial,
+                hop.profile,
+                prompter=self._ctx.services.prompter,
+                mfa_process=hop.mfa_process,
+                ctx=self._ctx,
+            )
         params = AssumeRoleParams.for_hop(hop, self.session_name, token_code)
+        if hop.mfa_session_seconds:  # the session's credentials carry the MFA context
+            params = params.replace(serial_number=None)
         started = time.monotonic()
         response = self._ctx.sts_client().assume_role(source, params)
         log.info(
@@ -146,6 +157,10 @@ def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
     # other processes wait for it rather than give up and call STS themselves.
     mfa = any(hop.mfa_serial for hop in plan.hops)
     for hop in plan.hops:
+        if hop.mfa_session_seconds:
+            from .mfa_session import session_link
+
+            chain.append(session_link(hop, chain[-1], ctx))
         fetcher = HopFetcher(hop, chain, ctx)
         fetcher.lock_factor = 5 if mfa else 1
         label = f"profile '{hop.profile}' ({hop.role_arn})"

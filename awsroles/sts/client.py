@@ -184,6 +184,25 @@ class StsClient:
         data = self._call("AssumeRoleWithWebIdentity", form, None, role_arn, (token,))
         return StsResponse(data, "AssumeRoleWithWebIdentity")
 
+    def get_session_token(
+        self,
+        source: Credentials,
+        serial_number: str,
+        token_code: str,
+        duration_seconds: Optional[int] = None,
+    ) -> StsResponse:
+        """An MFA session: temporary credentials for ``source`` (long-lived IAM user keys)
+        that carry the MFA context, so roles requiring MFA take them without a code."""
+        kw: Dict[str, Any] = {}
+        if duration_seconds is not None:
+            kw["DurationSeconds"] = int(duration_seconds)
+        kw["SerialNumber"] = serial_number
+        kw["TokenCode"] = token_code
+        form = _form("GetSessionToken", kw)
+        secrets = (source.secret_key, source.token, token_code)
+        data = self._call("GetSessionToken", form, source, None, secrets)
+        return StsResponse(data, "GetSessionToken")
+
     def get_caller_identity(self, creds: Credentials) -> Dict[str, str]:
         form = _form("GetCallerIdentity", {})
         data = self._call("GetCallerIdentity", form, creds, None, (creds.secret_key, creds.token))
@@ -322,6 +341,11 @@ class StsClient:
         if code in ("AccessDenied", "IDPRejectedClaim"):
             if op == "AssumeRoleWithWebIdentity" and code == "AccessDenied":
                 kw["hint"] = "Check the role's trust policy for the web identity provider."
+            if op == "GetSessionToken":
+                kw["hint"] = (
+                    "Check the MFA code and that mfa_serial is this user's device; an MFA "
+                    "session is made with long-lived IAM user keys only."
+                )
             return AccessDeniedError(f"{target} was denied ({code}): {detail}.", **kw)
         if code in ("ExpiredToken", "ExpiredTokenException"):
             what = (

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AssumeRoleParams", "cache_args"]
 
-#: RoleHop fields that are not AssumeRole parameters of the same name: the profile, and the
-#: two :meth:`AssumeRoleParams.for_hop` maps itself.
-_HOP_ONLY = ("profile", "role_session_name", "mfa_serial")
+#: RoleHop fields that are not AssumeRole parameters of the same name: the profile, the two
+#: :meth:`AssumeRoleParams.for_hop` maps itself, and where the MFA code comes from.
+_HOP_ONLY = ("profile", "role_session_name", "mfa_serial", "mfa_process", "mfa_session_seconds")
 #: RoleHop fields that are AssumeRole parameters of the same name.
 SHARED_WITH_HOP = tuple(name for name in RoleHop._fields if name not in _HOP_ONLY)
 

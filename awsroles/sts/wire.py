@@ -46,10 +46,12 @@ OUTPUT_SHAPES: Dict[str, Tuple[Tuple[str, Any], ...]] = {
         ("Audience", "string"),
         ("SourceIdentity", "string"),
     ),
+    "GetSessionToken": (("Credentials", _CREDENTIALS),),
     "GetCallerIdentity": (("UserId", "string"), ("Account", "string"), ("Arn", "string")),
 }
 _REQUIRED = {
     "AssumeRole": ("Credentials",),
+    "GetSessionToken": ("Credentials",),
     "AssumeRoleWithWebIdentity": ("Credentials",),
     "GetCallerIdentity": ("Arn",),
 }
@@ -238,7 +240,7 @@ def parse_expiration(value: Any) -> datetime:
 
 
 class StsResponse:
-    """A successful AssumeRole / AssumeRoleWithWebIdentity answer.
+    """A successful AssumeRole / AssumeRoleWithWebIdentity / GetSessionToken answer.
 
     ``data`` is the dict botocore would return (and the AWS CLI would cache), keys in the STS
     output-shape order, ``Expiration`` as the wire string. repr() shows no secret.

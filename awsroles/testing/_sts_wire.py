@@ -57,6 +57,9 @@ _ERRORS = {
     "jwt": (400, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may "
             "see this error if you sent an Access Token)"),
     "web_denied": (403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+    "session_creds": (403, "AccessDenied", "Cannot call GetSessionToken with session credentials"),
+    "mfa_both": (403, "AccessDenied", "MultiFactorAuthentication failed, must provide both MFA "
+                 "serial number and one time pass code."),
 }
 # fmt: on
 
@@ -205,3 +208,33 @@ def _signature_ok(
     canonical = verifier.canonical_request(request)
     expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
     return hmac.compare_digest(expected, signature)
+
+
+def check_session_duration(params: Dict[str, str]) -> int:
+    """GetSessionToken's DurationSeconds as STS checks it (an IAM user: 900 to 129600,
+    43200 when absent)."""
+    raw = params.get("DurationSeconds", "43200")
+    try:
+        duration = int(raw)
+    except ValueError:
+        raise _fail("number", value=raw) from None
+    if duration < 900:
+        raise _validation(
+            duration, "durationSeconds", "Member must have value greater than or equal to 900"
+        )
+    if duration > 129600:
+        raise _validation(
+            duration, "durationSeconds", "Member must have value less than or equal to 129600"
+        )
+    return duration
+
+
+def session_xml(p: Any, expires: Any) -> str:
+    """A GetSessionToken result: the ``Credentials`` of an issued principal."""
+    return (
+        f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
+        f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
+        f"      <SessionToken>{p.token}</SessionToken>\n"
+        f"      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
+        f"    </Credentials>\n"
+    )

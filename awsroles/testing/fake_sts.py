@@ -6,8 +6,9 @@
         ...  # point clients at sts.url (AWS_ENDPOINT_URL_STS=sts.url)
         assert sts.count("AssumeRole") == 1
 
-AssumeRole and GetCallerIdentity must carry a valid SigV4 signature by a known key: a user
-added with ``FakeSTS.add_user()`` or credentials this server issued (so role chains work).
+AssumeRole, GetSessionToken and GetCallerIdentity must carry a valid SigV4 signature by a
+known key: a user added with ``FakeSTS.add_user()`` or credentials this server issued (so role
+chains work), which carry the MFA context when they come from GetSessionToken with a code.
 AssumeRoleWithWebIdentity is unsigned and accepts the configured tokens. Responses are shaped
 like real STS (namespace, ``RequestId``, ``x-amzn-RequestId``, ``text/xml``), and so are the
 error codes and messages. Every request is recorded in ``FakeSTS.calls`` with
@@ -45,8 +46,10 @@ from ._sts_wire import (
     assume_role_xml,
     caller_xml,
     check_common,
+    check_session_duration,
     check_token_code,
     issued_xml,
+    session_xml,
     web_identity_xml,
 )
 
@@ -85,6 +88,7 @@ class _Principal(NamedTuple):
     arn: str
     user_id: str
     expires: Optional[float]  # epoch seconds, temporary credentials only
+    mfa: bool = False  # an MFA session's credentials (GetSessionToken with a code)
 
     def __repr__(self) -> str:  # secret key and token stay out of assertion messages
         return f"_Principal({self.access_key!r}, {self.arn!r})"
@@ -147,6 +151,7 @@ class FakeSTS(LocalServer):
         self._lock = threading.Lock()
         self._keys: Dict[str, _Principal] = {}
         self._roles: Dict[str, FakeRole] = {}
+        self._mfa_codes: Dict[str, str] = {}
         self._faults: List[Tuple[int, str, str, Optional[str]]] = []
         self._web_tokens: Dict[str, Tuple[str, str, Optional[str]]] = {}
         if web_identity_token:
@@ -187,6 +192,14 @@ class FakeSTS(LocalServer):
             self._roles[role_arn] = FakeRole(
                 external_id, mfa_serial, mfa_code, max_session_duration, deny
             )
+            if mfa_serial is not None and mfa_code is not None:
+                self._mfa_codes[mfa_serial] = mfa_code
+
+    def add_mfa_device(self, serial: str, code: str) -> None:
+        """The code the MFA device ``serial`` shows: GetSessionToken (and AssumeRole) with
+        another code for it are refused. A device never added accepts any 6 digits."""
+        with self._lock:
+            self._mfa_codes[serial] = code
 
     def deny_role(self, role_arn: str) -> None:
         self.add_role(role_arn, deny=True)
@@ -290,6 +303,7 @@ class FakeSTS(LocalServer):
             if params.get("Version") != "2011-06-15" or action not in (
                 "AssumeRole",
                 "AssumeRoleWithWebIdentity",
+                "GetSessionToken",
                 "GetCallerIdentity",
             ):
                 raise _fail("action", value=action, version=params.get("Version"))
@@ -299,6 +313,8 @@ class FakeSTS(LocalServer):
                 caller = self._authenticate(req, raw, m)
                 if action == "AssumeRole":
                     inner = self._assume_role(params, caller)
+                elif action == "GetSessionToken":
+                    inner = self._get_session_token(params, caller)
                 else:
                     inner = caller_xml(caller)
             status, body = 200, _ok_xml(action, inner, request_id)
@@ -398,16 +414,47 @@ class FakeSTS(LocalServer):
             role.external_id is not None and params.get("ExternalId") != role.external_id
         ):
             raise denied
-        if role.mfa_serial is not None:
+        if role.mfa_serial is not None and not (caller.mfa and code is None):
+            # an MFA session's credentials carry the MFA context: no code needed
             if params.get("SerialNumber") != role.mfa_serial or code is None:
                 raise denied
             if role.mfa_code is not None and code != role.mfa_code:
                 raise _fail("mfa")
-        if caller.token is not None and duration > 3600:
+        if ":assumed-role/" in caller.arn and duration > 3600:
             raise _fail("chaining")
         if duration > role.max_session_duration:
             raise _fail("max")
         return assume_role_xml(self._issue(role_arn, session, duration)[1], params)
+
+    def _get_session_token(self, params: Dict[str, str], caller: _Principal) -> str:
+        """An MFA (or plain) session for an IAM user's long-lived keys; refused with session
+        credentials, as real STS refuses it."""
+        if caller.token is not None:
+            raise _fail("session_creds")
+        duration = check_session_duration(params)
+        serial, code = params.get("SerialNumber"), check_token_code(params.get("TokenCode"))
+        if (serial is None) != (code is None):
+            raise _fail("mfa_both")
+        if serial is not None:
+            with self._lock:
+                expected = self._mfa_codes.get(serial)
+            if expected is not None and code != expected:
+                raise _fail("mfa")
+        expires = self.clock.now() + timedelta(seconds=duration)
+        with self._lock:
+            while True:
+                key = "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16))
+                if key not in self._keys:
+                    break
+            p = caller._replace(
+                access_key=key,
+                secret_key=new_secret(30),
+                token=new_secret(96),
+                expires=expires.timestamp(),
+                mfa=serial is not None,
+            )
+            self._keys[key] = p
+        return session_xml(p, expires)
 
     def _web_identity(self, params: Dict[str, str]) -> str:
         role_arn, session, duration = check_common(params)
