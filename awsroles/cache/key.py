@@ -21,7 +21,8 @@ _PER_CALL_ARGS = ("TokenCode", "WebIdentityToken")
 
 def cache_key(args: Mapping[str, Any]) -> str:
     """botocore's cache key for ``args``, the AssumeRole (or AssumeRoleWithWebIdentity)
-    keyword arguments.
+    keyword arguments; an MFA session's are ``Action``, ``AccessKeyId``, ``SerialNumber``
+    and ``DurationSeconds`` (:mod:`awsroles.resolver.mfa_session`).
 
     A falsy ``RoleSessionName`` is dropped, as botocore drops the name it generates in its
     place. ``TokenCode`` and ``WebIdentityToken`` are dropped too: botocore adds them only at
@@ -30,7 +31,7 @@ def cache_key(args: Mapping[str, Any]) -> str:
     import hashlib
     import json
 
-    if "RoleArn" not in args:
+    if "RoleArn" not in args and args.get("Action") != "GetSessionToken":
         raise ValueError("cache_key: the AssumeRole arguments must include RoleArn")
     data = {k: v for k, v in args.items() if k not in _PER_CALL_ARGS}
     if "RoleSessionName" in data and not data["RoleSessionName"]:

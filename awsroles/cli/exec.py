@@ -104,7 +104,7 @@ def _in_foreground() -> bool:
         return False
 
 
-def run_exec(profile: Optional[str], command: List[str]) -> int:
+def run_exec(profile: Optional[str], command: List[str], mfa_token: Optional[str] = None) -> int:
     from .resolve import resolve_for_command
 
     if command and command[0] == "--":
@@ -115,7 +115,7 @@ def run_exec(profile: Optional[str], command: List[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    creds, ctx = resolve_for_command(profile)
+    creds, ctx = resolve_for_command(profile, mfa_token=mfa_token)
     env = child_environment(creds, os.environ, _profile_region(ctx))
     try:
         proc = subprocess.Popen(command, env=env)

@@ -176,13 +176,13 @@ def write(text: str, fmt: str, stream: Optional[TextIO] = None) -> None:
     stream.flush()
 
 
-def run_export(profile: Optional[str], fmt: str) -> int:
+def run_export(profile: Optional[str], fmt: str, mfa_token: Optional[str] = None) -> int:
     from .resolve import resolve_for_command
 
-    creds, _ = resolve_for_command(profile)
+    creds, _ = resolve_for_command(profile, mfa_token=mfa_token)
     write(render(creds, fmt), fmt)
     return 0
 
 
-def run_credential_process(profile: str) -> int:
-    return run_export(profile, "process")
+def run_credential_process(profile: str, mfa_token: Optional[str] = None) -> int:
+    return run_export(profile, "process", mfa_token)

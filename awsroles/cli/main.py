@@ -145,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         + (exp.epilog or "")
     )
     exp.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _mfa_token(exp)
     exp.add_argument(
         "--format",
         "-f",
@@ -156,15 +157,18 @@ def _parser() -> argparse.ArgumentParser:
 
     cp = _sub(sub, "credential-process", "print credential_process Version 1 JSON")
     cp.add_argument("--profile", "-p", required=True, help="profile to resolve (required)")
+    _mfa_token(cp)
 
     run = _sub(sub, "exec", "run a command with the credentials in its environment")
     run.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _mfa_token(run)
     run.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]", help="the command to run"
     )
 
     who = _sub(sub, "whoami", "show the identity behind the credentials (GetCallerIdentity)")
     who.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _mfa_token(who)
     who.add_argument("--json", action="store_true", help="print JSON")
 
     cache = _sub(sub, "cache", "list or clear the shared credential cache (~/.aws/cli/cache)")
@@ -186,6 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _mfa_token(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mfa-token",
+        metavar="CODE",
+        help="the current MFA code, when the profile needs one (otherwise its mfa_process, "
+        "or the terminal, is asked)",
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "demo":
@@ -203,19 +216,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "export":
         from .export import run_export
 
-        return run_export(args.profile, args.format)
+        return run_export(args.profile, args.format, args.mfa_token)
     if cmd == "credential-process":
         from .export import run_credential_process
 
-        return run_credential_process(args.profile)
+        return run_credential_process(args.profile, args.mfa_token)
     if cmd == "exec":
         from .exec import run_exec
 
-        return run_exec(args.profile, args.argv)
+        return run_exec(args.profile, args.argv, args.mfa_token)
     if cmd == "whoami":
         from .whoami import run_whoami
 
-        return run_whoami(args.profile, args.json)
+        return run_whoami(args.profile, args.json, args.mfa_token)
     if cmd == "cache":
         from .cache import run_cache_clear, run_cache_list
 

@@ -42,21 +42,48 @@ _RESOLVING = ("credential-process", "export", "exec", "whoami")
 CONSUMER_ADVISORY_WINDOW = 15 * 60
 
 
-def make_context(profile: Optional[str], env: Optional[Mapping[str, str]] = None) -> Context:
+class OneCode:
+    """The prompter of ``--mfa-token CODE``: the code answers the first question; a code is
+    good for one call, so any later one goes to the profile's mfa_process or the terminal."""
+
+    def __init__(self, code: str) -> None:
+        self._code: Optional[str] = code
+
+    def __call__(self, serial: str) -> Optional[str]:
+        code, self._code = self._code, None
+        return code
+
+    def __repr__(self) -> str:
+        return "OneCode(****)"
+
+
+def make_context(
+    profile: Optional[str],
+    env: Optional[Mapping[str, str]] = None,
+    mfa_token: Optional[str] = None,
+) -> Context:
     # background_refresh=False: an advisory refresh of an inner hop runs inline, not on a
     # daemon thread this process would abandon when it exits.
-    return Context(Settings(profile=profile, background_refresh=False), Services(env=env))
+    prompter = OneCode(mfa_token) if mfa_token is not None else None
+    return Context(
+        Settings(profile=profile, background_refresh=False),
+        Services(env=env, prompter=prompter),
+    )
 
 
 def resolve_for_command(
-    profile: Optional[str], env: Optional[Mapping[str, str]] = None
+    profile: Optional[str],
+    env: Optional[Mapping[str, str]] = None,
+    *,
+    mfa_token: Optional[str] = None,
 ) -> Tuple[Credentials, Context]:
     """One frozen, consistent credential set for ``profile`` (the default chain when None),
-    refreshed first if it is inside its advisory window."""
+    refreshed first if it is inside its advisory window. ``mfa_token`` answers the first MFA
+    code asked for."""
     from ..refresh.sync import RefreshableCredentials
     from ..resolver.chain import CredentialChain, default_providers
 
-    ctx = make_context(profile, env)
+    ctx = make_context(profile, env, mfa_token)
     resolution = CredentialChain(default_providers(ctx)).resolve(
         ctx, before_load=lambda found: check_recursion(ctx, found.plan)
     )

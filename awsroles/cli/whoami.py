@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from typing import Optional
 
 
-def run_whoami(profile: Optional[str], as_json: bool) -> int:
+def run_whoami(profile: Optional[str], as_json: bool, mfa_token: Optional[str] = None) -> int:
     from .resolve import resolve_for_command
 
-    creds, ctx = resolve_for_command(profile)
+    creds, ctx = resolve_for_command(profile, mfa_token=mfa_token)
     identity = ctx.sts_client().get_caller_identity(creds)
     if as_json:
         # The shape and key order of `aws sts get-caller-identity --output json`.

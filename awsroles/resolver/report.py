@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
 
-    from ..config.model import Plan
+    from ..config.model import Plan, RoleHop
     from ..context import Context
     from ..providers.base import Provider
 
@@ -40,6 +40,7 @@ def render_report(
         lines.append("plan:")
         lines.append(plan.describe())
         lines.extend(printable(line) for line in _cache_lines(plan, ctx))
+        lines.extend(printable(line) for line in _mfa_lines(plan, ctx))
     return "\n".join(lines), error
 
 
@@ -84,3 +85,53 @@ def _cache_lines(plan: Plan, ctx: Context) -> List[str]:
         mins = f", {int(left // 60)} min left" if left is not None and left > 0 else ""
         out.append(f"  {part.profile}: {where}: {status}, expires {exp}{mins}")
     return out
+
+
+def _mfa_lines(plan: Plan, ctx: Context) -> List[str]:
+    """For each hop with an MFA device: where its code will come from, and the state of the
+    MFA session it rides (valid until when, or a code will be asked)."""
+    hops = [hop for hop in plan.hops if hop.mfa_serial]
+    if not hops:
+        return []
+    out = ["MFA:"]
+    for hop in hops:
+        if ctx.services.prompter is not None:
+            source = "the prompter given in code (or --mfa-token)"
+        elif hop.mfa_process:
+            source = "mfa_process (a command, run without a shell)"
+        else:
+            source = "the terminal (/dev/tty, else one line from stdin)"
+        out.append(f"  {hop.profile}: code for {hop.mfa_serial} from {source}")
+        if hop.mfa_session_seconds:
+            out.append(f"  {hop.profile}: {_session_state(plan, hop, ctx)}")
+    return out
+
+
+def _session_state(plan: Plan, hop: RoleHop, ctx: Context) -> str:
+    from ..cache.key import cache_key
+    from ..config.model import StaticKeys
+    from ..refresh.policy import MANDATORY_WINDOW
+    from ..sts.wire import credentials_from_response
+    from .mfa_session import session_cache_args
+
+    what = f"MFA session of {hop.mfa_session_seconds} s"
+    base = plan.base
+    access_key = (
+        base.access_key if isinstance(base, StaticKeys) else ctx.env.get("AWS_ACCESS_KEY_ID")
+    )
+    if not access_key or hop.mfa_serial is None or hop.mfa_session_seconds is None:
+        return f"{what}: its source keys are not known yet (a code may be asked)"
+    key = cache_key(session_cache_args(access_key, hop.mfa_serial, hop.mfa_session_seconds))
+    entry = ctx.services.cache.load(key)
+    try:
+        creds = credentials_from_response(entry, "mfa-session") if entry else None
+    except AwsRolesError:
+        creds = None
+    left = creds.seconds_left(ctx.clock.now()) if creds is not None else None
+    if creds is None or left is None or left <= MANDATORY_WINDOW:
+        return f"{what}: none valid in the cache ({key}.json); a code will be asked once"
+    assert creds.expiry is not None
+    return (
+        f"{what}: valid until {creds.expiry.isoformat()} ({int(left // 60)} min left; "
+        "no code needed until then)"
+    )
