@@ -30,12 +30,36 @@ def say(text: str, end: str = "\n") -> None:
     print(shown(text), end=end)
 
 
+#: After the profile's name, for the entry of the MFA session its role rides.
+SESSION_LABEL = "(MFA session)"
+
+
 def _keys_of(plan: Optional[Plan]) -> List[Tuple[str, str]]:
+    """(cache key, profile) of every entry ``plan`` owns: its role hops and web identity,
+    and the MFA sessions its hops ride (when the source keys are in the files)."""
     from ..cache.key import cache_key
     from ..sts.params import cache_args
 
-    parts = plan.cached_parts() if plan is not None else []
-    return [(cache_key(cache_args(item)), item.profile) for item in parts]
+    if plan is None:
+        return []
+    keys = [(cache_key(cache_args(item)), item.profile) for item in plan.cached_parts()]
+    return keys + [(key, f"{profile} {SESSION_LABEL}") for key, profile in _session_keys(plan)]
+
+
+def _session_keys(plan: Plan) -> List[Tuple[str, str]]:
+    from ..cache.key import cache_key
+    from ..config.model import StaticKeys
+    from ..resolver.mfa_session import session_cache_args
+
+    base = plan.base
+    if not isinstance(base, StaticKeys):
+        return []
+    return [
+        (cache_key(session_cache_args(base.access_key, serial, seconds)), hop.profile)
+        for hop in plan.hops
+        for serial, seconds in [(hop.mfa_serial, hop.mfa_session_seconds)]
+        if serial and seconds
+    ]
 
 
 def profile_keys(ctx: Context) -> Dict[str, Set[str]]:
@@ -189,7 +213,13 @@ def run_cache_clear(profile: Optional[str], env: Optional[Mapping[str, str]] = N
         path = cache.path(key)
         role, _, _ = _describe(_read_entry(path), ctx.clock.now())
         if cache.delete(key):
-            say(f"removed {path}  (profile '{owner}', {role})")
+            say(f"removed {path}  ({_owner_text(owner)}, {role})")
         else:
-            say(f"no entry {path}  (profile '{owner}')")
+            say(f"no entry {path}  ({_owner_text(owner)})")
     return 0
+
+
+def _owner_text(owner: str) -> str:
+    """``profile 'NAME'``, or ``profile 'NAME', MFA session`` for a session's entry."""
+    name, session, _ = owner.partition(f" {SESSION_LABEL}")
+    return f"profile '{name}'" + (", MFA session" if session else "")
