@@ -93,8 +93,8 @@ def get_token_code(
     fails or gives something that is not 6 digits."""
     if not may_ask():
         raise MFADeferred(
-            f"profile '{profile}' needs a new MFA code; it is asked for at the next "
-            "mandatory refresh, not in the background.",
+            f"a new MFA code for {serial} is needed; it is asked for at the next mandatory "
+            "refresh, not in the background.",
             profile=profile,
         )
     code: Optional[str] = None
