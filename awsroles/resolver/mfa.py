@@ -43,12 +43,16 @@ def terminal_prompter(serial: str) -> str:
     ``/dev/tty`` when there is one, else reading one line from stdin. MFAError when there is
     nothing to read from (EOF, no stdin)."""
     import getpass
+    import sys
 
     from ..errors import printable
 
     try:
         return getpass.getpass(f"Enter MFA code for {printable(serial)}: ")
-    except EOFError:
+    except (EOFError, KeyboardInterrupt) as exc:
+        _end_prompt_line(sys.stderr)  # getpass ends the prompt's line only after a line is read
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise MFAError(f"no MFA code was entered for {serial} (end of input).") from None
     except (OSError, AttributeError, ValueError):  # no stdin at all, or a closed one
         raise MFAError(
@@ -57,6 +61,14 @@ def terminal_prompter(serial: str) -> str:
             hint="Pass prompter=<callable> to awsroles, --mfa-token CODE to the command, set "
             "mfa_process in the profile, or pipe the code in (echo CODE | ...).",
         ) from None
+
+
+def _end_prompt_line(stream: Any) -> None:
+    try:
+        stream.write("\n")
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class no_prompt:
@@ -110,7 +122,7 @@ def get_token_code(
         try:
             code = terminal_prompter(serial)
         except MFAError as exc:
-            raise MFAError(exc.message, profile=profile, hint=exc.hint) from None
+            raise MFAError(exc.message, profile=profile, key=key, hint=exc.hint) from None
         except KeyboardInterrupt:
             raise MFAError(f"no MFA code was entered for {serial}.", profile=profile) from None
     code = code.strip()
