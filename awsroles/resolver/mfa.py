@@ -55,6 +55,7 @@ def terminal_prompter(serial: str) -> str:
             raise
         raise MFAError(f"no MFA code was entered for {serial} (end of input).") from None
     except (OSError, AttributeError, ValueError):  # no stdin at all, or a closed one
+        _end_prompt_line(sys.stderr)
         raise MFAError(
             f"an MFA code for {serial} is needed but there is no terminal to ask on and no "
             "input to read it from.",
@@ -128,7 +129,7 @@ def get_token_code(
     code = code.strip()
     if not code:
         raise MFAError(f"no MFA code was entered for {serial}.", profile=profile, key=key)
-    if not (code.isdigit() and len(code) == 6):
+    if not (len(code) == 6 and all("0" <= c <= "9" for c in code)):  # STS takes [0-9]{6}
         raise MFAError(
             f"the MFA code for {serial} must be 6 digits.",
             profile=profile,

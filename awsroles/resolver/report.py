@@ -95,12 +95,13 @@ def _mfa_lines(plan: Plan, ctx: Context) -> List[str]:
         return []
     out = ["MFA:"]
     for hop in hops:
+        sources = []
         if ctx.services.prompter is not None:
-            source = "the prompter given in code (or --mfa-token)"
-        elif hop.mfa_process:
-            source = "mfa_process (a command, run without a shell)"
-        else:
-            source = "the terminal (/dev/tty, else one line from stdin)"
+            sources.append("the prompter given in code (or --mfa-token)")
+        if hop.mfa_process:
+            sources.append("mfa_process (a command, run without a shell)")
+        sources.append("the terminal (/dev/tty, else one line from stdin)")
+        source = ", else ".join(sources)
         out.append(f"  {hop.profile}: code for {hop.mfa_serial} from {source}")
         if hop.mfa_session_seconds:
             out.append(f"  {hop.profile}: {_session_state(plan, hop, ctx)}")

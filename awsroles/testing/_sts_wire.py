@@ -123,7 +123,7 @@ def check_common(params: Dict[str, str]) -> Tuple[str, str, int]:
 
 def check_token_code(code: Optional[str]) -> Optional[str]:
     """``TokenCode`` as STS checks it: absent, or six digits."""
-    if code is not None and not re.match(r"^\d{6}\Z", code):
+    if code is not None and not re.match(r"^[0-9]{6}\Z", code):
         raise _validation(
             code,
             "tokenCode",
