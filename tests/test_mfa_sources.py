@@ -811,8 +811,12 @@ def test_explain_names_a_prompter_given_in_code(clean_env):
     ctx = Context(Settings(profile="mfa"), Services(env=dict(os.environ), prompter=Prompter()))
     text, error = render_report(ctx)
     assert error is None
-    assert f"  mfa: code for {SERIAL} from the prompter given in code (or --mfa-token)" in text
-    assert "mfa_process (a command" not in text
+    # the prompter first; should it return None, mfa_process answers
+    assert (
+        f"  mfa: code for {SERIAL} from the prompter given in code (or --mfa-token), "
+        "else mfa_process (a command, run without a shell)"
+    ) in text
+    assert "the terminal" not in text
 
 
 # --- 7. secret hygiene ----------------------------------------------------------------------

@@ -98,9 +98,10 @@ def _mfa_lines(plan: Plan, ctx: Context) -> List[str]:
         sources = []
         if ctx.services.prompter is not None:
             sources.append("the prompter given in code (or --mfa-token)")
-        if hop.mfa_process:
+        if hop.mfa_process:  # it gives a code or fails: the terminal is not reached
             sources.append("mfa_process (a command, run without a shell)")
-        sources.append("the terminal (/dev/tty, else one line from stdin)")
+        else:
+            sources.append("the terminal (/dev/tty, else one line from stdin)")
         source = ", else ".join(sources)
         out.append(f"  {hop.profile}: code for {hop.mfa_serial} from {source}")
         if hop.mfa_session_seconds:
