@@ -603,6 +603,22 @@ def test_the_session_key_on_a_profile_that_is_not_a_role_is_an_error(
     assert mfa_role.calls == []
 
 
+def test_the_session_key_on_the_source_profile_is_an_error(home, mfa_role, clock):
+    # Put on the keys' profile rather than on the role, the key would be ignored and the role
+    # asked for with a code every time: the error says where it belongs.
+    write_aws_files(
+        home,
+        f"[profile mfa]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {SERIAL}\n",
+        f"[base]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = {BASE_SECRET}\n"
+        f"{MFA_KEY} = {SESSION_SECONDS}\n",
+    )
+    with pytest.raises(InvalidConfigError) as err:
+        _resolve(home, mfa_role, clock, prompter=Codes()).get_frozen_credentials()
+    assert err.value.key == MFA_KEY and err.value.profile == "base"
+    assert "role profile" in (err.value.hint or "")
+    assert mfa_role.calls == []
+
+
 def test_a_wrong_code_is_access_denied_for_get_session_token(home, mfa_role, clock):
     write_aws_files(home, MFA_PROFILE)
     codes = Codes("654321")

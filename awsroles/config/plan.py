@@ -284,6 +284,7 @@ def build_plan(
     top = profiles[selected]
     vals = _values(top)
     if not is_role_profile(vals):
+        _no_session_without_role(selected, top)
         base = _own_credentials(selected, top, sso_sessions, web_identity)
         return Plan(selected, base) if base is not None else None
 
@@ -338,6 +339,7 @@ def build_plan(
         src = profiles[source_profile]
         svals = _values(src)
         if _has_static_keys(src) or not is_role_profile(svals):
+            _no_session_without_role(source_profile, src)
             base = _own_credentials(source_profile, src, sso_sessions)
             if base is None:
                 raise InvalidConfigError(
@@ -353,6 +355,21 @@ def build_plan(
     plan = Plan(selected, base, tuple(reversed(hops)))
     _check_mfa_sessions(plan, profiles)
     return plan
+
+
+def _no_session_without_role(name: str, profile: Any) -> None:
+    """The MFA-session key only means something on a role: on a profile whose own credentials
+    are used, ignoring it would hand out the long-lived keys without the MFA context asked for."""
+    if validate.MFA_SESSION_KEY in _values(profile):
+        raise InvalidConfigError(
+            f"{validate.MFA_SESSION_KEY} is set on a profile whose own credentials are used, "
+            "not a role: there is no role for an MFA session to carry.",
+            profile=name,
+            key=validate.MFA_SESSION_KEY,
+            hint="Put it (with mfa_serial) on the role profile whose source_profile is this "
+            "one, or remove it.",
+            **_where(profile, validate.MFA_SESSION_KEY),
+        )
 
 
 def _check_mfa_sessions(plan: Plan, profiles: Mapping[str, Any]) -> None:
