@@ -18,13 +18,9 @@ many threads and processes may call it at once. Only the standard library and bo
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import threading
 import time
 import uuid
-from datetime import timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
@@ -32,26 +28,9 @@ from urllib.parse import parse_qsl
 
 from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
-from ._secrets import new_secret, remember
 from ._server import FakeHTTPServer, LocalServer, as_handled
-from ._sts_wire import (
-    _AUTH,
-    ROLE_ARN,
-    _error_xml,
-    _fail,
-    _ok_xml,
-    _signature_ok,
-    _StsError,
-    _validation,
-    assume_role_xml,
-    caller_xml,
-    check_common,
-    check_session_duration,
-    check_token_code,
-    issued_xml,
-    session_xml,
-    web_identity_xml,
-)
+from ._sts_accounts import Accounts, FakeRole, Request
+from ._sts_wire import _AUTH, _error_xml, _fail, _ok_xml, _StsError, caller_xml
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeSTS", "StsCall", "FakeRole"]
 
 _REDACTED = ("TokenCode", "WebIdentityToken")
-_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_ACTIONS = ("AssumeRole", "AssumeRoleWithWebIdentity", "GetSessionToken", "GetCallerIdentity")
 
 
 class StsCall(NamedTuple):
@@ -70,41 +49,6 @@ class StsCall(NamedTuple):
     params: Dict[str, str]
     access_key: Optional[str]
     status: int
-
-
-class FakeRole(NamedTuple):
-    external_id: Optional[str] = None
-    mfa_serial: Optional[str] = None
-    mfa_code: Optional[str] = None
-    max_session_duration: int = 43200
-    deny: bool = False
-
-
-class _Principal(NamedTuple):
-    access_key: str
-    secret_key: str
-    token: Optional[str]
-    account: str
-    arn: str
-    user_id: str
-    expires: Optional[float]  # epoch seconds, temporary credentials only
-    mfa: bool = False  # an MFA session's credentials (GetSessionToken with a code)
-
-    def __repr__(self) -> str:  # secret key and token stay out of assertion messages
-        return f"_Principal({self.access_key!r}, {self.arn!r})"
-
-
-class _Req(NamedTuple):
-    """The parts of a request the checks read (an HTTP handler has the same attributes)."""
-
-    command: str
-    path: str
-    headers: Any
-
-
-def _stable_id(prefix: str, text: str) -> str:
-    digest = hashlib.sha1(text.encode()).digest()
-    return prefix + "".join(_ALNUM[b % 32] for b in digest[:17])
 
 
 class _Server(FakeHTTPServer):
@@ -148,12 +92,9 @@ class FakeSTS(LocalServer):
         #: Seconds to wait before answering each request.
         self.delay = 0.0
         self.calls: List[StsCall] = []
-        self._lock = threading.Lock()
-        self._keys: Dict[str, _Principal] = {}
-        self._roles: Dict[str, FakeRole] = {}
-        self._mfa_codes: Dict[str, str] = {}
+        self._lock = threading.Lock()  # calls and faults; the accounts have their own
+        self._accounts = Accounts()
         self._faults: List[Tuple[int, str, str, Optional[str]]] = []
-        self._web_tokens: Dict[str, Tuple[str, str, Optional[str]]] = {}
         if web_identity_token:
             self.add_web_identity_token(web_identity_token)
 
@@ -163,17 +104,7 @@ class FakeSTS(LocalServer):
         self, access_key: str, secret_key: str, account: str = "123456789012", name: str = "alice"
     ) -> Credentials:
         """Register long-lived keys; returns them as ``Credentials``."""
-        remember(secret_key)
-        with self._lock:
-            self._keys[access_key] = _Principal(
-                access_key,
-                secret_key,
-                None,
-                account,
-                f"arn:aws:iam::{account}:user/{name}",
-                _stable_id("AIDA", f"{account}/{name}"),
-                None,
-            )
+        self._accounts.add_user(access_key, secret_key, account, name)
         return Credentials(access_key, secret_key, method="explicit")
 
     def add_role(
@@ -188,18 +119,14 @@ class FakeSTS(LocalServer):
     ) -> None:
         """Rules for one role: a required ExternalId, a required MFA device and code, a
         MaxSessionDuration, or deny every AssumeRole."""
-        with self._lock:
-            self._roles[role_arn] = FakeRole(
-                external_id, mfa_serial, mfa_code, max_session_duration, deny
-            )
-            if mfa_serial is not None and mfa_code is not None:
-                self._mfa_codes[mfa_serial] = mfa_code
+        self._accounts.add_role(
+            role_arn, FakeRole(external_id, mfa_serial, mfa_code, max_session_duration, deny)
+        )
 
     def add_mfa_device(self, serial: str, code: str) -> None:
         """The code the MFA device ``serial`` shows: GetSessionToken (and AssumeRole) with
         another code for it are refused. A device never added accepts any 6 digits."""
-        with self._lock:
-            self._mfa_codes[serial] = code
+        self._accounts.add_mfa_device(serial, code)
 
     def deny_role(self, role_arn: str) -> None:
         self.add_role(role_arn, deny=True)
@@ -208,9 +135,7 @@ class FakeSTS(LocalServer):
         """Treat the credentials this server issued under ``access_key`` as expired from now
         on: calls signed with them get ``ExpiredToken``, as when a session is revoked or the
         caller's clock is off. A KeyError for a key the server does not know."""
-        with self._lock:
-            principal = self._keys[access_key]
-            self._keys[access_key] = principal._replace(expires=self.clock.now().timestamp())
+        self._accounts.expire(access_key, self.clock.now())
 
     def add_web_identity_token(
         self,
@@ -220,9 +145,7 @@ class FakeSTS(LocalServer):
         audience: str = "sts.amazonaws.com",
         provider: Optional[str] = None,
     ) -> None:
-        remember(token)
-        with self._lock:
-            self._web_tokens[token] = (subject, audience, provider)
+        self._accounts.add_web_identity_token(token, subject, audience, provider)
 
     def fail_next(
         self,
@@ -290,7 +213,7 @@ class FakeSTS(LocalServer):
         action = params.get("Action", "")
         m = _AUTH.match(headers.get("Authorization") or "")
         access_key = m.group(1) if m else None
-        req = _Req(method, path, headers)
+        req = Request(method, path, headers)
         try:
             if length > 65536:
                 raise _fail("too_large")
@@ -300,21 +223,17 @@ class FakeSTS(LocalServer):
                     self._faults.remove(fault)
             if fault is not None:
                 raise _StsError(fault[0], fault[1], fault[2])
-            if params.get("Version") != "2011-06-15" or action not in (
-                "AssumeRole",
-                "AssumeRoleWithWebIdentity",
-                "GetSessionToken",
-                "GetCallerIdentity",
-            ):
+            if params.get("Version") != "2011-06-15" or action not in _ACTIONS:
                 raise _fail("action", value=action, version=params.get("Version"))
+            accounts, now = self._accounts, self.clock.now()
             if action == "AssumeRoleWithWebIdentity":
-                inner = self._web_identity(params)
+                inner = accounts.web_identity(params, now, self.strict_roles)
             else:
-                caller = self._authenticate(req, raw, m)
+                caller = accounts.authenticate(req, raw, m, now)
                 if action == "AssumeRole":
-                    inner = self._assume_role(params, caller)
+                    inner = accounts.assume_role(params, caller, now, self.strict_roles)
                 elif action == "GetSessionToken":
-                    inner = self._get_session_token(params, caller)
+                    inner = accounts.get_session_token(params, caller, now)
                 else:
                     inner = caller_xml(caller)
             status, body = 200, _ok_xml(action, inner, request_id)
@@ -351,125 +270,3 @@ class FakeSTS(LocalServer):
             )
 
         return send
-
-    def _authenticate(self, h: _Req, body: bytes, m: Optional[re.Match[str]]) -> _Principal:
-        if not h.headers.get("Authorization"):
-            raise _fail("no_auth")
-        if m is None:
-            raise _fail("bad_auth")
-        key, day, region, service, signed, signature = m.groups()
-        with self._lock:
-            principal = self._keys.get(key)
-        token = h.headers.get("X-Amz-Security-Token")
-        if principal is None or (principal.token is not None and token != principal.token):
-            raise _fail("bad_key")
-        if principal.expires is not None and self.clock.now().timestamp() >= principal.expires:
-            raise _fail("expired")
-        amz_date = h.headers.get("X-Amz-Date") or ""
-        if service != "sts":
-            raise _fail("service")
-        if not amz_date.startswith(day) or "host" not in signed.split(";"):
-            raise _fail("date")
-        if not _signature_ok(h, body, principal, region, signed.split(";"), amz_date, signature):
-            raise _fail("signature")
-        return principal
-
-    def _issue(self, role_arn: str, session: str, duration: int) -> Tuple[_Principal, str]:
-        match = ROLE_ARN.match(role_arn)
-        if match is None:  # check_common refuses such an ARN before this is reached
-            raise _validation(role_arn, "roleArn", "a role ARN")
-        acct, role_name = match.groups()
-        now = self.clock.now()
-        expires = now + timedelta(seconds=duration)
-        with self._lock:
-            while True:
-                key = "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16))
-                if key not in self._keys:
-                    break
-            p = _Principal(
-                key,
-                new_secret(30),
-                new_secret(96),
-                acct,
-                f"arn:aws:sts::{acct}:assumed-role/{role_name}/{session}",
-                f"{_stable_id('AROA', role_arn)}:{session}",
-                expires.timestamp(),
-            )
-            self._keys[key] = p
-        return p, issued_xml(p, expires)
-
-    def _role(self, role_arn: str) -> Optional[FakeRole]:
-        with self._lock:
-            role = self._roles.get(role_arn)
-        if role is None and self.strict_roles:
-            role = FakeRole(deny=True)
-        return role
-
-    def _assume_role(self, params: Dict[str, str], caller: _Principal) -> str:
-        role_arn, session, duration = check_common(params)
-        code = check_token_code(params.get("TokenCode"))
-        role = self._role(role_arn) or FakeRole()
-        denied = _fail("denied", value=caller.arn, role=role_arn)
-        if role.deny or (
-            role.external_id is not None and params.get("ExternalId") != role.external_id
-        ):
-            raise denied
-        if role.mfa_serial is not None and not (caller.mfa and code is None):
-            # an MFA session's credentials carry the MFA context: no code needed
-            if params.get("SerialNumber") != role.mfa_serial or code is None:
-                raise denied
-            if role.mfa_code is not None and code != role.mfa_code:
-                raise _fail("mfa")
-        if ":assumed-role/" in caller.arn and duration > 3600:
-            raise _fail("chaining")
-        if duration > role.max_session_duration:
-            raise _fail("max")
-        return assume_role_xml(self._issue(role_arn, session, duration)[1], params)
-
-    def _get_session_token(self, params: Dict[str, str], caller: _Principal) -> str:
-        """An MFA (or plain) session for an IAM user's long-lived keys; refused with session
-        credentials, as real STS refuses it."""
-        if caller.token is not None:
-            raise _fail("session_creds")
-        duration = check_session_duration(params)
-        serial, code = params.get("SerialNumber"), check_token_code(params.get("TokenCode"))
-        if (serial is None) != (code is None):
-            raise _fail("mfa_both")
-        if serial is not None:
-            with self._lock:
-                expected = self._mfa_codes.get(serial)
-            if expected is not None and code != expected:
-                raise _fail("mfa")
-        expires = self.clock.now() + timedelta(seconds=duration)
-        with self._lock:
-            while True:
-                key = "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16))
-                if key not in self._keys:
-                    break
-            p = caller._replace(
-                access_key=key,
-                secret_key=new_secret(30),
-                token=new_secret(96),
-                expires=expires.timestamp(),
-                mfa=serial is not None,
-            )
-            self._keys[key] = p
-        return session_xml(p, expires)
-
-    def _web_identity(self, params: Dict[str, str]) -> str:
-        role_arn, session, duration = check_common(params)
-        token = params.get("WebIdentityToken") or ""
-        with self._lock:
-            claims = self._web_tokens.get(token) or self._web_tokens.get(token.strip())
-        if claims is None:
-            raise _fail("jwt")
-        role = self._role(role_arn) or FakeRole()
-        if role.deny:
-            raise _fail("web_denied")
-        if duration > role.max_session_duration:
-            raise _fail("max")
-        subject, audience, provider = claims
-        acct = role_arn.split(":")[4]
-        provider = provider or f"arn:aws:iam::{acct}:oidc-provider/oidc.example.com"
-        _, xml = self._issue(role_arn, session, duration)
-        return web_identity_xml(xml, subject, audience, provider)
