@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..credentials import first_unusable
 from ..errors import (
     CredentialSourceError,
     InvalidConfigError,
@@ -33,6 +32,7 @@ from .model import (
     StaticKeys,
     WebIdentitySource,
 )
+from .sections import has_static_keys, key_sections, static_keys, values_of, where
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .model import BaseSource
 
 # The plan's data types live in awsroles.config.model (imported here for the rules).
-__all__ = ["build_plan", "static_keys", "is_role_profile", "CREDENTIAL_SOURCES"]
+__all__ = ["build_plan", "is_role_profile", "CREDENTIAL_SOURCES"]
 
 #: credential_source values, as the AWS CLI documents them (matched case-insensitively).
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
@@ -50,120 +50,22 @@ CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 # --- building -----------------------------------------------------------------------------
 
 
-def _values(profile: Any) -> Mapping[str, str]:
-    """A profile's merged values: a plain mapping, or what ``Profile.values`` holds."""
-    values: Mapping[str, str] = (
-        profile.values
-        if hasattr(profile, "values") and not isinstance(profile, Mapping)
-        else profile
-    )
-    return values
-
-
-def _key_sections(profile: Any) -> List[Any]:
-    """(file, values, method) for each file's section, in the order botocore's providers
-    read static keys: the credentials file (``shared-credentials-file``), then the config
-    file (``config-file``). A plain mapping is one credentials-file section."""
-    if isinstance(profile, Mapping):
-        return [(None, profile, "shared-credentials-file")]
-    out = []
-    for attr, method in (
-        ("credentials_section", "shared-credentials-file"),
-        ("config_section", "config-file"),
-    ):
-        sec = getattr(profile, attr, None)
-        if sec is not None:
-            path = getattr(profile, attr.replace("_section", "_path"), None)
-            out.append((path, sec.values, method))
-    return out or [(None, _values(profile), "shared-credentials-file")]
-
-
-def _where(profile: Any, key: Optional[str]) -> Dict[str, Any]:
-    """file/line keyword arguments for an error about ``key`` of ``profile``."""
-    origin = getattr(profile, "origin", None)
-    if key and callable(origin):
-        try:
-            found = origin(key)
-        except Exception:
-            found = None
-        if found:
-            return {"file": found[0], "line": found[1]}
-    return {}
-
-
-def static_keys(name: str, profile: Any) -> Optional[StaticKeys]:
-    """The profile's static keys, read per file as botocore reads them, or None."""
-    for path, vals, method in _key_sections(profile):
-        if "aws_access_key_id" not in vals:
-            continue
-        access = vals.get("aws_access_key_id") or ""
-        secret = vals.get("aws_secret_access_key")
-        if not secret:
-            raise PartialCredentialsError(
-                "aws_access_key_id is set but aws_secret_access_key is missing.",
-                file=path,
-                profile=name,
-                key="aws_secret_access_key",
-                hint="Add the secret key next to the access key, or remove both.",
-            )
-        token_key = "aws_security_token" if vals.get("aws_security_token") else "aws_session_token"
-        token = vals.get(token_key) or None
-        problem = first_unusable(
-            {"aws_access_key_id": access, "aws_secret_access_key": secret, token_key: token}
-        )
-        if problem is not None:
-            key, _, why = problem.partition(" contains ")
-            raise InvalidConfigError(
-                f"the value contains {why} (not shown).",
-                file=path,
-                profile=name,
-                key=key,
-                hint="Write the key as AWS issued it: letters, digits, + / and =.",
-            )
-        return StaticKeys(
-            profile=name,
-            access_key=access,
-            secret_key=secret,
-            token=token,
-            account_id=vals.get("aws_account_id") or None,
-            file=path,
-            method=method,
-        )
-    for path, vals, _method in _key_sections(profile):
-        if vals.get("aws_secret_access_key") and "aws_access_key_id" not in vals:
-            raise PartialCredentialsError(
-                "aws_secret_access_key is set but aws_access_key_id is missing.",
-                file=path,
-                profile=name,
-                key="aws_access_key_id",
-                hint="Add the access key next to the secret key, or remove both.",
-            )
-    return None
-
-
 def is_role_profile(values: Mapping[str, str]) -> bool:
     """botocore's assume-role test: the keys are *present* (an empty role_arn is then an
     error, not a reason to fall back to the profile's own keys)."""
     return "role_arn" in values and "web_identity_token_file" not in values
 
 
-def _has_static_keys(profile: Any) -> bool:
-    return any(
-        "aws_access_key_id" in vals or "aws_secret_access_key" in vals
-        for _, vals, _method in _key_sections(profile)
-    )
-
-
 def _role_hop(name: str, profile: Any) -> RoleHop:
-    vals = _values(profile)
+    vals = values_of(profile)
 
-    def where(key: str) -> Dict[str, Any]:
-        return _where(profile, key)
+    def at(key: str) -> Dict[str, Any]:
+        return where(profile, key)
 
-    serial = validate.mfa_serial(vals.get("mfa_serial"), name, where("mfa_serial"))
-    process = validate.command(vals.get("mfa_process"), "mfa_process", name, where("mfa_process"))
+    serial = validate.mfa_serial(vals.get("mfa_serial"), name, at("mfa_serial"))
+    process = validate.command(vals.get("mfa_process"), "mfa_process", name, at("mfa_process"))
     session = validate.mfa_session_seconds(
-        vals.get(validate.MFA_SESSION_KEY), name, where(validate.MFA_SESSION_KEY)
+        vals.get(validate.MFA_SESSION_KEY), name, at(validate.MFA_SESSION_KEY)
     )
     for key, value in (("mfa_process", process), (validate.MFA_SESSION_KEY, session)):
         if value is not None and not serial:
@@ -172,26 +74,26 @@ def _role_hop(name: str, profile: Any) -> RoleHop:
                 profile=name,
                 key=key,
                 hint="Add mfa_serial = arn:aws:iam::<account>:mfa/<device>, or remove the key.",
-                **where(key),
+                **at(key),
             )
     return RoleHop(
         profile=name,
         mfa_process=process,
         mfa_session_seconds=session,
-        role_arn=validate.role_arn(vals.get("role_arn", ""), name, where("role_arn")),
+        role_arn=validate.role_arn(vals.get("role_arn", ""), name, at("role_arn")),
         role_session_name=validate.session_name(
-            vals.get("role_session_name") or None, name, where("role_session_name")
+            vals.get("role_session_name") or None, name, at("role_session_name")
         ),
-        external_id=validate.external_id(vals.get("external_id"), name, where("external_id")),
+        external_id=validate.external_id(vals.get("external_id"), name, at("external_id")),
         mfa_serial=serial,
         duration_seconds=validate.duration(
-            vals.get("duration_seconds"), name, where("duration_seconds")
+            vals.get("duration_seconds"), name, at("duration_seconds")
         ),
     )
 
 
 def _web_identity(name: str, profile: Any) -> WebIdentitySource:
-    vals = _values(profile)
+    vals = values_of(profile)
     role_arn = vals.get("role_arn")
     if not role_arn:
         raise InvalidConfigError(
@@ -199,7 +101,7 @@ def _web_identity(name: str, profile: Any) -> WebIdentitySource:
             profile=name,
             key="role_arn",
             hint="Add role_arn = arn:aws:iam::<account>:role/<name> to the profile.",
-            **_where(profile, "web_identity_token_file"),
+            **where(profile, "web_identity_token_file"),
         )
     return WebIdentitySource(
         profile=name,
@@ -210,7 +112,7 @@ def _web_identity(name: str, profile: Any) -> WebIdentitySource:
 
 
 def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]]) -> SsoSource:
-    vals = _values(profile)
+    vals = values_of(profile)
     settings = {k: v for k, v in vals.items() if k.startswith("sso_")}
     session = vals.get("sso_session")
     if session is not None:
@@ -220,9 +122,9 @@ def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]])
                 profile=name,
                 key="sso_session",
                 hint=f"Add an [sso-session {session}] section to the config file.",
-                **_where(profile, "sso_session"),
+                **where(profile, "sso_session"),
             )
-        sess = _values(sso_sessions[session])
+        sess = values_of(sso_sessions[session])
         for key in ("sso_region", "sso_start_url"):
             if key in vals and key in sess and vals[key] != sess[key]:
                 raise InvalidConfigError(
@@ -237,7 +139,7 @@ def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]])
     for a, b in (("sso_role_name", "sso_account_id"), ("sso_account_id", "sso_role_name")):
         if a in vals and b not in vals:
             raise InvalidConfigError(
-                f"{a} is set, so {b} must be set too.", profile=name, key=b, **_where(profile, a)
+                f"{a} is set, so {b} must be set too.", profile=name, key=b, **where(profile, a)
             )
     return SsoSource(profile=name, settings=tuple(sorted(settings.items())))
 
@@ -248,12 +150,12 @@ def _own_credentials(
     """What a profile supplies by itself, in botocore's profile-provider order:
     web identity (unless ``web_identity`` is False), SSO, credentials-file keys,
     credential_process, config-file keys."""
-    vals = _values(profile)
+    vals = values_of(profile)
     if web_identity and vals.get("web_identity_token_file"):
         return _web_identity(name, profile)
     if "sso_role_name" in vals or "sso_account_id" in vals:
         return _sso(name, profile, sso_sessions)
-    first = _key_sections(profile)[0]
+    first = key_sections(profile)[0]
     if first[2] == "shared-credentials-file" and "aws_access_key_id" in first[1]:
         return static_keys(name, profile)
     if vals.get("credential_process"):
@@ -282,7 +184,7 @@ def build_plan(
             hint=_available(profiles),
         )
     top = profiles[selected]
-    vals = _values(top)
+    vals = values_of(top)
     if not is_role_profile(vals):
         _no_session_without_role(selected, top)
         base = _own_credentials(selected, top, sso_sessions, web_identity)
@@ -292,7 +194,7 @@ def build_plan(
     visited = [selected]
     name, profile = selected, top
     while True:
-        vals = _values(profile)
+        vals = values_of(profile)
         source_profile = vals.get("source_profile")
         credential_source = vals.get("credential_source")
         if source_profile is not None and credential_source is not None:
@@ -302,7 +204,7 @@ def build_plan(
                 profile=name,
                 key="credential_source",
                 hint="Remove one of the two keys.",
-                **_where(profile, "credential_source"),
+                **where(profile, "credential_source"),
             )
         if source_profile is None and credential_source is None:
             raise PartialCredentialsError(
@@ -312,7 +214,7 @@ def build_plan(
                 key="source_profile",
                 hint="Add source_profile = <profile with keys> or credential_source = "
                 + " | ".join(CREDENTIAL_SOURCES),
-                **_where(profile, "role_arn"),
+                **where(profile, "role_arn"),
             )
         hop = _role_hop(name, profile)
         hops.append(hop)
@@ -321,7 +223,7 @@ def build_plan(
             break
         assert source_profile is not None  # one of the two is set (checked above)
         if source_profile == name:
-            base = static_keys(name, profile) if _has_static_keys(profile) else None
+            base = static_keys(name, profile) if has_static_keys(profile) else None
             if base is None:
                 raise _cycle(visited + [name], profile, name)
             break
@@ -333,12 +235,12 @@ def build_plan(
                 profile=name,
                 key="source_profile",
                 hint=_available(profiles),
-                **_where(profile, "source_profile"),
+                **where(profile, "source_profile"),
             )
         visited.append(source_profile)
         src = profiles[source_profile]
-        svals = _values(src)
-        if _has_static_keys(src) or not is_role_profile(svals):
+        svals = values_of(src)
+        if has_static_keys(src) or not is_role_profile(svals):
             _no_session_without_role(source_profile, src)
             base = _own_credentials(source_profile, src, sso_sessions)
             if base is None:
@@ -360,7 +262,7 @@ def build_plan(
 def _no_session_without_role(name: str, profile: Any) -> None:
     """The MFA-session key only means something on a role: on a profile whose own credentials
     are used, ignoring it would hand out the long-lived keys without the MFA context asked for."""
-    if validate.MFA_SESSION_KEY in _values(profile):
+    if validate.MFA_SESSION_KEY in values_of(profile):
         raise InvalidConfigError(
             f"{validate.MFA_SESSION_KEY} is set on a profile whose own credentials are used, "
             "not a role: there is no role for an MFA session to carry.",
@@ -368,7 +270,7 @@ def _no_session_without_role(name: str, profile: Any) -> None:
             key=validate.MFA_SESSION_KEY,
             hint="Put it (with mfa_serial) on the role profile whose source_profile is this "
             "one, or remove it.",
-            **_where(profile, validate.MFA_SESSION_KEY),
+            **where(profile, validate.MFA_SESSION_KEY),
         )
 
 
@@ -395,7 +297,7 @@ def _check_mfa_sessions(plan: Plan, profiles: Mapping[str, Any]) -> None:
             key=validate.MFA_SESSION_KEY,
             hint="Use it on the role whose source_profile holds aws_access_key_id and "
             "aws_secret_access_key (no aws_session_token), or remove the key.",
-            **_where(profiles.get(hop.profile), validate.MFA_SESSION_KEY),
+            **where(profiles.get(hop.profile), validate.MFA_SESSION_KEY),
         )
 
 
@@ -409,7 +311,7 @@ def _credential_source(name: str, profile: Any, value: str) -> str:
         + ".",
         profile=name,
         key="credential_source",
-        **_where(profile, "credential_source"),
+        **where(profile, "credential_source"),
     )
 
 
@@ -420,7 +322,7 @@ def _cycle(chain: List[str], profile: Any, name: str) -> SourceProfileCycleError
         profile=name,
         key="source_profile",
         hint="Point the last profile at one that has keys or a credential_source.",
-        **_where(profile, "source_profile"),
+        **where(profile, "source_profile"),
     )
 
 
