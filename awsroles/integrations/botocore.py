@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..config.files import SharedConfig
     from ..credentials import Credentials
     from ..protocols import Clock, CredentialCache, CredentialSource, Prompter, Transport
+    from ..refresh.aio import AioCredentials
 
 log = get_logger("awsroles")
 
@@ -105,7 +106,7 @@ class _Installed:
     """What one install() shares between its two providers and its event handlers: the
     credentials the session got from awsroles, if any."""
 
-    credentials: Optional[BotocoreCredentials] = None
+    credentials: Optional[Union[BotocoreCredentials, AioCredentials]] = None
 
 
 class AwsRolesProvider(botocore.credentials.CredentialProvider):
@@ -141,7 +142,8 @@ class AwsRolesProvider(botocore.credentials.CredentialProvider):
             self.METHOD = "awsroles-metadata"
 
     @property
-    def credentials(self) -> Optional[BotocoreCredentials]:
+    def credentials(self) -> Optional[Union[BotocoreCredentials, AioCredentials]]:
+        """The credentials the session got from awsroles, if any."""
         return self._installed.credentials
 
     def _session_settings(self) -> Settings:
@@ -158,7 +160,9 @@ class AwsRolesProvider(botocore.credentials.CredentialProvider):
             settings = settings.replace(region=chosen["region"])
         return settings
 
-    def load(self) -> Optional[BotocoreCredentials]:
+    def find(self) -> Optional[Tuple[CredentialSource, str]]:
+        """awsroles' credential object and botocore's method name for it, or None when
+        this part of the chain finds nothing."""
         from ..errors import NoCredentialsError
         from ..resolver.chain import CredentialChain, default_providers
 
@@ -169,8 +173,13 @@ class AwsRolesProvider(botocore.credentials.CredentialProvider):
         except NoCredentialsError:
             return None  # botocore's remaining providers have their turn
         source = found.credentials
-        method = getattr(source, "method", None) or found.found.provider
-        creds = BotocoreCredentials(source, method=method)
+        return source, getattr(source, "method", None) or found.found.provider
+
+    def load(self) -> Optional[BotocoreCredentials]:
+        found = self.find()
+        if found is None:
+            return None
+        creds = BotocoreCredentials(*found)
         self._installed.credentials = creds
         return creds
 
@@ -223,6 +232,89 @@ def install(
     ``profile`` is used when the session names none. The other parameters mean what they
     mean for ``awsroles.resolve()``. Returns the first of the two providers installed."""
     bs = _botocore_session_of(session)
+    settings, services = chain_settings(
+        profile=profile,
+        region=region,
+        sts_endpoint_url=sts_endpoint_url,
+        role_options=role_options,
+        advisory_timeout=advisory_timeout,
+        mandatory_timeout=mandatory_timeout,
+        background_refresh=background_refresh,
+        lock_timeout=lock_timeout,
+        process_timeout=process_timeout,
+        env=env,
+        clock=clock,
+        transport=transport,
+        cache=cache,
+        prompter=prompter,
+        process_stderr=process_stderr,
+        config=config,
+    )
+    installed, front = put_in(bs, settings, services, AwsRolesProvider)
+
+    def on_before_sign(request: Any = None, request_signer: Any = None, **kwargs: Any) -> None:
+        # Remember which set signs this request, so a late error about a set that has
+        # already been replaced does not throw away the new one. Only when it is awsroles'
+        # set: a client made with keys of its own signs with those (and its errors are not
+        # about awsroles' set).
+        creds = installed.credentials
+        if creds is None or request is None or not isinstance(creds, BotocoreCredentials):
+            return
+        signs_with_ours = getattr(request_signer, "_credentials", None) is creds
+        if signs_with_ours:  # the signer asks for the same frozen set right after this event
+            request.context[SIGNING_KEY] = creds.get_frozen_credentials().access_key
+
+    def on_after_call(
+        parsed: Optional[Mapping[str, Any]] = None,
+        context: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        creds = installed.credentials
+        found = expired_key(parsed, context)
+        if found is not None and isinstance(creds, BotocoreCredentials):
+            if creds.invalidate(found[1]):
+                log.info(INVALIDATED, found[0])
+
+    bs.register("before-sign", on_before_sign, unique_id="awsroles-signing-key")
+    bs.register("after-call", on_after_call, unique_id="awsroles-invalidate")
+    return front
+
+
+#: Where a request's context keeps the access key that signed it.
+SIGNING_KEY = "awsroles_access_key"
+INVALIDATED = "awsroles: an AWS call reported %s; credentials will refresh"
+
+
+def expired_key(
+    parsed: Optional[Mapping[str, Any]], context: Optional[Mapping[str, Any]]
+) -> Optional[Tuple[str, str]]:
+    """(error code, access key) when a call signed with awsroles' set says it expired."""
+    code = (parsed or {}).get("Error", {}).get("Code")
+    used = (context or {}).get(SIGNING_KEY)
+    return (code, used) if code in EXPIRED_CODES and used is not None else None
+
+
+def chain_settings(
+    *,
+    profile: Optional[str] = None,
+    region: Optional[str] = None,
+    sts_endpoint_url: Optional[str] = None,
+    role_options: Optional[Mapping[str, Any]] = None,
+    advisory_timeout: Optional[float] = None,
+    mandatory_timeout: Optional[float] = None,
+    background_refresh: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    process_timeout: Optional[float] = None,
+    env: Optional[Mapping[str, str]] = None,
+    clock: Optional[Clock] = None,
+    transport: Optional[Transport] = None,
+    cache: Optional[CredentialCache] = DEFAULT_CACHE,
+    prompter: Optional[Prompter] = None,
+    process_stderr: Optional[TextIO] = None,
+    config: Optional[SharedConfig] = None,
+) -> Tuple[Settings, Callable[[], Services]]:
+    """install()'s options as the settings of every load and a maker of its services (a new
+    one each load, so the shared files are read again)."""
     settings = Settings(
         profile=profile,
         region=region,
@@ -246,49 +338,31 @@ def install(
             config=config,
         )
 
+    return settings, services
+
+
+def put_in(
+    bs: botocore.session.Session,
+    settings: Settings,
+    services: Callable[[], Services],
+    provider: type[AwsRolesProvider],
+) -> Tuple[_Installed, AwsRolesProvider]:
+    """Replace ``bs``'s providers in ``REPLACED`` by two of ``provider`` (front and back);
+    returns their shared state and the front one."""
     resolver = bs.get_component("credential_provider")
     ours = [p for p in resolver.providers if isinstance(p, AwsRolesProvider)]
     # installed again: the same shared state, which the event handlers (registered once,
     # under their unique ids) already hold
     installed = ours[0]._installed if ours else _Installed()
-    front = AwsRolesProvider(bs, settings, services, part=_FRONT, installed=installed)
-    back = AwsRolesProvider(bs, settings, services, part=_BACK, installed=installed)
+    front = provider(bs, settings, services, part=_FRONT, installed=installed)
+    back = provider(bs, settings, services, part=_BACK, installed=installed)
     kept = [
         p
         for p in resolver.providers
         if p.METHOD not in REPLACED and not isinstance(p, AwsRolesProvider)
     ]
     resolver.providers = [front, *kept, back]
-
-    def on_before_sign(request: Any = None, request_signer: Any = None, **kwargs: Any) -> None:
-        # Remember which set signs this request, so a late error about a set that has
-        # already been replaced does not throw away the new one. Only when it is awsroles'
-        # set: a client made with keys of its own signs with those (and its errors are not
-        # about awsroles' set).
-        creds = installed.credentials
-        if creds is None or request is None:
-            return
-        signs_with_ours = getattr(request_signer, "_credentials", None) is creds
-        if not signs_with_ours:
-            return
-        # the signer asks for the same frozen set right after this event
-        request.context["awsroles_access_key"] = creds.get_frozen_credentials().access_key
-
-    def on_after_call(
-        parsed: Optional[Mapping[str, Any]] = None,
-        context: Optional[Mapping[str, Any]] = None,
-        **kwargs: Any,
-    ) -> None:
-        code = (parsed or {}).get("Error", {}).get("Code")
-        creds = installed.credentials
-        used = (context or {}).get("awsroles_access_key")
-        if code in EXPIRED_CODES and creds is not None and used is not None:
-            if creds.invalidate(used):
-                log.info("awsroles: an AWS call reported %s; credentials will refresh", code)
-
-    bs.register("before-sign", on_before_sign, unique_id="awsroles-signing-key")
-    bs.register("after-call", on_after_call, unique_id="awsroles-invalidate")
-    return front
+    return installed, front
 
 
 def botocore_session(

@@ -88,6 +88,23 @@ class RefreshableCredentials:
             return self._policy.current or current
         return self._refresh_blocking()
 
+    def get_frozen_credentials_nowait(self) -> Optional[Credentials]:
+        """The set ``get_frozen_credentials()`` would return if it can be had without waiting
+        for any I/O: the held set when fresh, or when stale and the background worker
+        refreshes it (one refresh is then scheduled). None when the caller would wait (nothing
+        held, inside the mandatory window, invalidated, or an inline refresh is due). For
+        event-loop drivers, which run the waiting path off the loop."""
+        current = self._policy.current
+        if current is None:
+            return None
+        state = self._policy.state(current)
+        if state is State.FRESH:
+            return current
+        if state is State.STALE and self._background:
+            self._kick_background()
+            return self._policy.current or current
+        return None
+
     @property
     def access_key(self) -> str:
         return self.get_frozen_credentials().access_key
