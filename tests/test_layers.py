@@ -32,7 +32,7 @@ LAYERS = (
     ("awsroles.context",),
     ("awsroles.providers",),
     ("awsroles.resolver",),
-    ("awsroles.api", "awsroles.integrations"),
+    ("awsroles.api", "awsroles.integrations", "awsroles.aio"),
     ("awsroles.testing",),
     ("awsroles.cli",),
 )
