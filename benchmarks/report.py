@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+import loop_lag
 from common import median, ratio
 
 Row = Dict[str, Any]
@@ -130,6 +131,8 @@ def rows(res: Dict[str, Any]) -> List[Row]:
                 met=r is not None and r <= 1.0,
             )
         )
+    if "P8" in res:
+        out.append(loop_lag.row(res["P8"]))
     return out
 
 
@@ -330,6 +333,8 @@ def details(res: Dict[str, Any]) -> List[str]:
         for k, v in p["kib"].items():
             out.append(f"- {k}: ru_maxrss {v}; VmHWM (cross-check) {p['vmhwm_kib'][k]}")
         out.append("")
+    if "P8" in res:
+        out += ["### P8 asyncio loop lag", ""] + loop_lag.details(res["P8"]) + [""]
     return out
 
 

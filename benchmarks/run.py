@@ -28,13 +28,14 @@ sys.path.insert(1, os.path.dirname(HERE))
 
 import common  # noqa: E402
 import inproc  # noqa: E402
+import loop_lag  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 
-TARGETS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
+TARGETS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
 
-FULL = dict(p1=20, p2=10, p3=3, p4_calls=200_000, p4=5, p5=20, p6=3, p6_threads=8, p7=5)
-QUICK = dict(p1=3, p2=2, p3=1, p4_calls=20_000, p4=2, p5=3, p6=1, p6_threads=4, p7=1)
+FULL = dict(p1=20, p2=10, p3=3, p4_calls=200_000, p4=5, p5=20, p6=3, p6_threads=8, p7=5, p8=5)
+QUICK = dict(p1=3, p2=2, p3=1, p4_calls=20_000, p4=2, p5=3, p6=1, p6_threads=4, p7=1, p8=1)
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -96,6 +97,9 @@ def measure(only: List[str], n: Dict[str, int], tmp: str) -> Dict[str, Any]:
         worst = {lib: max(runs[lib], key=_badness) for lib in runs}
         res["P6"] = {k: v for k, v in one.items() if k not in runs}
         res["P6"].update(runs=runs, **worst)
+    if "P8" in only:
+        say(f"P8: asyncio loop lag during a refresh, {n['p8']} repetitions ...")
+        res["P8"] = loop_lag.p8_loop_lag(tmp, n["p8"])
     return res
 
 
@@ -118,12 +122,14 @@ def script_listing() -> List[str]:
         ("P3 awsroles (16 at once; argv: ready file, gate file)", procs.GATED_AWSROLES),
         ("P3 botocore", procs.GATED_BOTOCORE),
         ("P4 (one child process; argv: calls, repetitions)", inproc.THROUGHPUT),
+        ("P8 (one child process per measurement; argv: library, tasks)", loop_lag.LAG),
     ]
     #: blocks the docs test (tests/test_docs.py) cannot run on their own, and why
     no_run = {
         procs.GATED_AWSROLES: "reads its pipes from the benchmark runner's argv",
         procs.GATED_BOTOCORE: "reads its pipes from the benchmark runner's argv",
         inproc.THROUGHPUT: "reads its call and repetition counts from the benchmark runner's argv",
+        loop_lag.LAG: "reads its library and task count from the benchmark runner's argv",
     }
     out: List[str] = [
         "Each is run as `python -c '<script>'` in a fresh process with the clean "
@@ -154,6 +160,13 @@ def script_listing() -> List[str]:
         "botocore (reference): `RefreshableCredentials.create_from_metadata` around its "
         "`AssumeRoleCredentialFetcher`, 12 minutes left (its advisory window is 15 minutes, "
         "its mandatory one 10). AssumeRole requests answered at once are counted in the fake.",
+    ]
+    out += [
+        "",
+        "**P8** runs the script above in a fresh process per measurement (the fake STS, in "
+        "the runner, answers after 0.5 s): a ticker task sleeps 1 ms in a loop and records "
+        "how late each wake-up is, while 50 tasks ask for profile `one` on an empty cache. "
+        "Each library is imported before the loop starts, as a service imports at start-up.",
     ]
     return out
 

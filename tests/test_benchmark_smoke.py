@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
+TARGETS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

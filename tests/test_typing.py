@@ -4,6 +4,7 @@ TypeError naming it at run time."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 
@@ -11,6 +12,7 @@ import pytest
 from mypy import api as mypy
 
 import awsroles
+import awsroles.aio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,6 +46,13 @@ def test_user_code_sees_real_types_and_misspelt_options(tmp_path):
             awsroles.resolve("dev", promter=lambda serial: "123456")
             awsroles.explain(profile="dev", lock_timeout=5)
             reveal_type(awsroles.boto3_session(profile="dev"))
+
+            import awsroles.aio
+
+            async def service() -> None:
+                aio_creds = await awsroles.aio.resolve("dev", lock_timeout=5)
+                reveal_type(await aio_creds.get_frozen_credentials())
+                await awsroles.aio.resolve("dev", promter=lambda serial: "123456")
             """
         )
     )
@@ -58,9 +67,11 @@ def test_user_code_sees_real_types_and_misspelt_options(tmp_path):
     assert 'note: Revealed type is "str | None"' in revealed, out
     assert 'note: Revealed type is "boto3.session.Session"' in lines
     errors = [line for line in lines if line.startswith("error:")]
-    assert any('"promter"' in e and 'did you mean "prompter"' in e for e in errors), out
+    assert sum('"promter"' in e and 'did you mean "prompter"' in e for e in errors) == 2, out
     assert any('"lock_timeout" for "explain"' in e for e in errors), out
-    assert len(errors) == 2, out
+    assert len(errors) == 3, out
+    # awsroles.aio: the same parameters, and the same frozen set once awaited
+    assert sum(f'note: Revealed type is "{frozen}"' == r for r in revealed) == 2, out
 
 
 @pytest.mark.parametrize(
@@ -71,6 +82,9 @@ def test_user_code_sees_real_types_and_misspelt_options(tmp_path):
         lambda: awsroles.botocore_session("dev", promter=print),
         lambda: awsroles.boto3_session("dev", promter=print),
         lambda: awsroles.install(object(), promter=print),
+        lambda: awsroles.aio.aiobotocore_session("dev", promter=print),
+        lambda: awsroles.aio.install(object(), promter=print),
+        lambda: asyncio.run(awsroles.aio.resolve("dev", promter=print)),
     ],
 )
 def test_a_misspelt_option_is_a_type_error_naming_it(call):

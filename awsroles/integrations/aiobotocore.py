@@ -54,12 +54,12 @@ def _aio_session_class() -> Any:
 def install(session: botocore.session.Session, **options: Any) -> AwsRolesProvider:
     """awsroles' chain into an aiobotocore ``AioSession``, as ``awsroles.install`` puts it
     into a botocore one. ``options`` are ``awsroles.install``'s."""
+    settings, services = chain_settings(**options)  # a misspelt option fails first
     if not isinstance(session, _aio_session_class()):
         raise TypeError(
             f"awsroles.aio.install() takes an aiobotocore AioSession, not "
             f"{type(session).__name__} (for botocore and boto3 use awsroles.install())"
         )
-    settings, services = chain_settings(**options)
     installed, front = put_in(session, settings, services, AioAwsRolesProvider)
 
     async def on_before_sign(request: Any = None, request_signer: Any = None, **_: Any) -> None:
@@ -89,6 +89,7 @@ def install(session: botocore.session.Session, **options: Any) -> AwsRolesProvid
 
 def new_session(profile: Optional[str] = None, **options: Any) -> botocore.session.Session:
     """A new aiobotocore ``AioSession`` for ``profile`` with awsroles installed."""
+    chain_settings(**options)  # a misspelt option fails before anything is made
     session: botocore.session.Session = _aio_session_class()(profile=profile)
     install(session, **options)
     return session
