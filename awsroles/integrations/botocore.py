@@ -294,49 +294,19 @@ def expired_key(
     return (code, used) if code in EXPIRED_CODES and used is not None else None
 
 
-def chain_settings(
-    *,
-    profile: Optional[str] = None,
-    region: Optional[str] = None,
-    sts_endpoint_url: Optional[str] = None,
-    role_options: Optional[Mapping[str, Any]] = None,
-    advisory_timeout: Optional[float] = None,
-    mandatory_timeout: Optional[float] = None,
-    background_refresh: bool = True,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    process_timeout: Optional[float] = None,
-    env: Optional[Mapping[str, str]] = None,
-    clock: Optional[Clock] = None,
-    transport: Optional[Transport] = None,
-    cache: Optional[CredentialCache] = DEFAULT_CACHE,
-    prompter: Optional[Prompter] = None,
-    process_stderr: Optional[TextIO] = None,
-    config: Optional[SharedConfig] = None,
-) -> Tuple[Settings, Callable[[], Services]]:
+#: install()'s options that name what a load talks to (the rest are Settings).
+_SERVICES = ("env", "clock", "transport", "cache", "prompter", "process_stderr", "config")
+
+
+def chain_settings(**options: Any) -> Tuple[Settings, Callable[[], Services]]:
     """install()'s options as the settings of every load and a maker of its services (a new
-    one each load, so the shared files are read again)."""
-    settings = Settings(
-        profile=profile,
-        region=region,
-        sts_endpoint_url=sts_endpoint_url,
-        role_options=role_options,
-        advisory_timeout=advisory_timeout,
-        mandatory_timeout=mandatory_timeout,
-        background_refresh=background_refresh,
-        lock_timeout=lock_timeout,
-        process_timeout=process_timeout,
-    )
+    one each load, so the shared files are read again). A misspelt option is a TypeError
+    naming it."""
+    given = {k: options.pop(k) for k in list(options) if k in _SERVICES}
+    settings = Settings(**options)
 
     def services() -> Services:
-        return Services(
-            env=env,
-            clock=clock,
-            transport=transport,
-            cache=cache,
-            prompter=prompter,
-            process_stderr=process_stderr,
-            config=config,
-        )
+        return Services(**given)
 
     return settings, services
 
