@@ -9,6 +9,7 @@ here ever prints a key, secret or token: only file names, the assumed-role ARN, 
 from __future__ import annotations
 
 import os
+import sys
 
 from ..cache.store import FileCache
 from ..context import Context, Services, Settings
@@ -18,7 +19,7 @@ from .output import shown
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
     from ..config.model import Plan
 
@@ -172,6 +173,43 @@ def _remove_lock(path: str) -> bool:
         lock.release()
 
 
+def _interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _confirmed(ctx: Context, ask: Optional[Callable[[str], str]]) -> bool:
+    """Whether the user agrees to delete every entry, after being told which. Without a
+    terminal (a script, CI) nobody can answer: that is an error naming the flags."""
+    if ask is None and not _interactive():
+        print(
+            "awsroles: error: cache clear without --profile deletes every entry of the shared "
+            "cache; pass --yes (or --all) to do so without a terminal, or --profile P for one "
+            "profile's entries.",
+            file=sys.stderr,
+        )
+        return False
+    directory = _file_cache(ctx).directory
+    names = _entry_names(ctx)
+    if not names:
+        return True  # nothing to lose: the lock files are tidied up
+    say(f"{len(names)} entr{'y' if len(names) == 1 else 'ies'} in {directory}:")
+    now = ctx.clock.now()
+    for name in names:
+        role, _, _ = _describe(_read_entry(os.path.join(directory, name)), now)
+        say(f"  {name}  ({role})")
+    answer = (ask or input)(
+        "Remove them all? The AWS CLI and SDKs sharing the cache will call "
+        "STS (and ask for MFA codes) again. [y/N] "
+    )
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    say("nothing removed")
+    return False
+
+
 def _clear_all(ctx: Context) -> int:
     directory = _file_cache(ctx).directory
     removed = 0
@@ -198,9 +236,20 @@ def _clear_all(ctx: Context) -> int:
     return 0
 
 
-def run_cache_clear(profile: Optional[str], env: Optional[Mapping[str, str]] = None) -> int:
+def run_cache_clear(
+    profile: Optional[str],
+    env: Optional[Mapping[str, str]] = None,
+    *,
+    yes: bool = False,
+    ask: Optional[Callable[[str], str]] = None,
+) -> int:
+    """Delete ``profile``'s entries; with no profile, every entry, once confirmed (``yes``,
+    or an answer from the terminal; without a terminal, a usage error)."""
     if profile is None:
-        return _clear_all(Context(services=Services(env=env)))
+        ctx = Context(services=Services(env=env))
+        if not yes and not _confirmed(ctx, ask):
+            return 2 if ask is None and not _interactive() else 1
+        return _clear_all(ctx)
     from ..resolver.profile import ProfileProvider
 
     ctx = Context(Settings(profile=profile), Services(env=env))

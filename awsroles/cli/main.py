@@ -19,105 +19,31 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, List, Optional
+    from typing import Callable, Dict, List, Optional
 
 PROG = "awsroles"
-
-EXAMPLES = """\
-examples:
-  awsroles demo                             a two-hop role chain against a local STS
-  awsroles explain --profile dev            how profile 'dev' resolves (no network, no secrets)
-  eval "$(awsroles export --profile dev)"   credentials into this shell (bash/zsh)
-  awsroles exec --profile dev -- aws s3 ls  run one command with the credentials
-  awsroles whoami --profile dev             which identity the credentials belong to
-  awsroles cache list                       entries in ~/.aws/cli/cache, with their profiles
-
-  # in ~/.aws/config, so the AWS CLI and every SDK share awsroles' cache and MFA prompt:
-  [profile dev-via-awsroles]
-  credential_process = awsroles credential-process --profile dev
-
-Run `awsroles COMMAND --help` for the options and examples of each command.
-"""
-
-_PROFILE_HELP = "profile to use (default: AWS_DEFAULT_PROFILE, AWS_PROFILE or 'default')"
-
-_EPILOGS = {
-    "demo": """\
-examples:
-  awsroles demo       start a local STS, resolve a two-hop chain, show the cache being used
-""",
-    "explain": """\
-examples:
-  awsroles explain                  the default chain: which provider wins and why
-  awsroles explain --profile dev    the plan for 'dev': base, each role hop, cache entries
-  AWS_PROFILE=dev awsroles explain  the same, with the profile from the environment
-
-Exits 2 when resolution would fail (the reason is printed).
-""",
-    "export": """\
-examples:
-  eval "$(awsroles export --profile dev)"                     bash, zsh, sh
-  awsroles export --profile dev --format fish | source        fish
-  awsroles export -p dev --format powershell | Invoke-Expression
-  awsroles export -p dev --format dotenv > .env               a .env file (keep it private)
-  awsroles export -p dev --format json                        JSON, with AccountId if known
-
-The formats are the AWS CLI v2's `aws configure export-credentials` ones. Credentials inside
-their advisory refresh window are refreshed first. The output holds secrets.
-""",
-    "credential-process": """\
-examples:
-  # ~/.aws/config: the AWS CLI and every AWS SDK get 'dev' through awsroles
-  [profile dev-via-awsroles]
-  credential_process = awsroles credential-process --profile dev
-
-  awsroles credential-process --profile dev     print the Version 1 JSON
-
---profile is required: the command inherits the caller's environment, and an AWS_PROFILE
-there (often the very profile that runs it) must not decide what it resolves. A profile whose
-credential_process calls awsroles for itself is refused with an error naming it. Credentials
-inside their advisory refresh window are refreshed before they are printed.
-""",
-    "exec": """\
-examples:
-  awsroles exec --profile dev -- aws sts get-caller-identity
-  awsroles exec -p dev -- terraform plan
-  awsroles exec -p dev -- sh -c 'echo "$AWS_ACCESS_KEY_ID"'
-
-The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
-AWS_CREDENTIAL_EXPIRATION; AWS_PROFILE and AWS_DEFAULT_PROFILE are removed, and the profile's
-region is passed as AWS_REGION/AWS_DEFAULT_REGION when those are not set. The exit status is the
-command's (127: not found, 126: cannot be executed).
-""",
-    "whoami": """\
-examples:
-  awsroles whoami --profile dev         Account, Arn and UserId (sts:GetCallerIdentity)
-  awsroles whoami -p dev --json         the same as JSON, like `aws sts get-caller-identity`
-""",
-    "cache": """\
-examples:
-  awsroles cache list                   entries, their role, profile, expiry (never secrets)
-  awsroles cache clear --profile dev    delete the entries of dev's role hops
-  awsroles cache clear                  delete every entry (the next call goes to STS)
-""",
-}
 
 
 def _sub(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
 ) -> argparse.ArgumentParser:
-    return sub.add_parser(
+    from .help import EPILOGS
+
+    parser = sub.add_parser(
         name,
         help=help_text,
         description=help_text[0].upper() + help_text[1:] + ".",
-        epilog=_EPILOGS.get(name),
+        epilog=EPILOGS.get(name),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _global_options(parser)
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
     from .._version import __version__
     from .export import DEFAULT_FORMAT, FORMATS
+    from .help import EXAMPLES, PROFILE_HELP
 
     p = argparse.ArgumentParser(
         prog=PROG,
@@ -126,16 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    p.add_argument(
-        "--debug", action="store_true", help="log what awsroles does to stderr (no secrets)"
-    )
+    _global_options(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     _sub(sub, "demo", "resolve a role chain against a local STS (offline)")
 
     ex = _sub(sub, "explain", "show how a profile resolves (offline, no secrets)")
-    ex.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _profile(ex, PROFILE_HELP)
 
     exp = _sub(sub, "export", "print credentials for a shell or a file")
     exp.epilog = (
@@ -144,50 +68,101 @@ def _parser() -> argparse.ArgumentParser:
         + "\n"
         + (exp.epilog or "")
     )
-    exp.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _profile(exp, PROFILE_HELP)
     _mfa_token(exp)
-    exp.add_argument(
-        "--format",
-        "-f",
-        choices=list(FORMATS),
-        default=DEFAULT_FORMAT,
-        metavar="FORMAT",
-        help="output format, one of: " + ", ".join(FORMATS) + " (default: %(default)s)",
-    )
+    _format(exp, FORMATS, DEFAULT_FORMAT, "output format")
 
     cp = _sub(sub, "credential-process", "print credential_process Version 1 JSON")
-    cp.add_argument("--profile", "-p", required=True, help="profile to resolve (required)")
+    _profile(cp, "profile to resolve (required)")
     _mfa_token(cp)
 
-    run = _sub(sub, "exec", "run a command with the credentials in its environment")
-    run.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    run = _sub(sub, "exec", "run a command (or your shell) with the credentials")
+    _profile(run, PROFILE_HELP)
     _mfa_token(run)
     run.add_argument(
-        "argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG ...]", help="the command to run"
+        "--server",
+        action="store_true",
+        help="serve the credentials to the command from a local credential server (as an "
+        "ECS container endpoint) instead of passing keys: a long-running command keeps "
+        "getting fresh ones",
+    )
+    run.add_argument(
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARG ...]",
+        help="the command to run (default: your $SHELL)",
+    )
+
+    serve = _sub(sub, "serve", "serve credentials to other processes on 127.0.0.1")
+    _profile(serve, PROFILE_HELP)
+    _mfa_token(serve)
+    serve.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default: a free one)"
+    )
+    _format(
+        serve,
+        {k: v for k, v in FORMATS.items() if k not in ("process", "json")},
+        DEFAULT_FORMAT,
+        "format of the variables printed at start",
+    )
+
+    console = _sub(sub, "console", "print a sign-in URL for the AWS console")
+    _profile(console, PROFILE_HELP)
+    _mfa_token(console)
+    console.add_argument("--open", action="store_true", help="open the URL in a browser")
+    console.add_argument(
+        "--destination",
+        metavar="URL",
+        help="console page to land on (default: https://console.aws.amazon.com/)",
+    )
+    console.add_argument(
+        "--duration",
+        type=int,
+        metavar="SECONDS",
+        help="console session length, 900-43200 (long-lived keys only; a role session "
+        "ends with its credentials)",
     )
 
     who = _sub(sub, "whoami", "show the identity behind the credentials (GetCallerIdentity)")
-    who.add_argument("--profile", "-p", help=_PROFILE_HELP)
+    _profile(who, PROFILE_HELP)
     _mfa_token(who)
     who.add_argument("--json", action="store_true", help="print JSON")
 
     cache = _sub(sub, "cache", "list or clear the shared credential cache (~/.aws/cli/cache)")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION")
     cache_sub.required = True
-    cache_sub.add_parser(
+    _cache_action(
+        cache_sub,
         "list",
-        help="one line per entry: file, expiry, time left, profile, role (never secrets)",
-        epilog=_EPILOGS["cache"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "one line per entry: file, expiry, time left, profile, role (never secrets)",
     )
-    clear = cache_sub.add_parser(
-        "clear",
-        help="delete a profile's entries, or every entry",
-        epilog=_EPILOGS["cache"],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    clear = _cache_action(cache_sub, "clear", "delete a profile's entries, or every entry")
+    _profile(clear, "only the entries of this profile's role hops")
+    clear.add_argument(
+        "--yes", "-y", action="store_true", help="do not ask before deleting every entry"
     )
-    clear.add_argument("--profile", "-p", help="only the entries of this profile's role hops")
+    clear.add_argument(
+        "--all", action="store_true", help="delete every entry without asking (as --yes)"
+    )
     return p
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--debug, accepted before the command and after it. On a command's parser the default
+    is SUPPRESS, so an option given before the command is not reset by the command's
+    parser."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="log what awsroles does to stderr (no secrets)",
+    )
+    if top:
+        parser.add_argument("--profile", "-p", help="profile to use, for commands that take one")
+
+
+def _profile(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--profile", "-p", default=argparse.SUPPRESS, help=help_text)
 
 
 def _mfa_token(parser: argparse.ArgumentParser) -> None:
@@ -197,6 +172,34 @@ def _mfa_token(parser: argparse.ArgumentParser) -> None:
         help="the current MFA code, when the profile needs one (otherwise its mfa_process, "
         "or the terminal, is asked)",
     )
+
+
+def _format(
+    parser: argparse.ArgumentParser, formats: Dict[str, str], default: str, what: str
+) -> None:
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=list(formats),
+        default=default,
+        metavar="FORMAT",
+        help=f"{what}, one of: " + ", ".join(formats) + " (default: %(default)s)",
+    )
+
+
+def _cache_action(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    from .help import EPILOGS
+
+    action = sub.add_parser(
+        name,
+        help=help_text,
+        epilog=EPILOGS["cache"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(action)
+    return action
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -220,11 +223,32 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "credential-process":
         from .export import run_credential_process
 
+        if args.profile is None:  # required, before or after the command
+            print(
+                f"{PROG} credential-process: error: the following arguments are required: "
+                "--profile/-p",
+                file=sys.stderr,
+            )
+            return 2
         return run_credential_process(args.profile, args.mfa_token)
     if cmd == "exec":
         from .exec import run_exec
 
-        return run_exec(args.profile, args.argv, args.mfa_token)
+        return run_exec(args.profile, args.argv, args.mfa_token, server=args.server)
+    if cmd == "serve":
+        from .serve import run_serve
+
+        return run_serve(args.profile, args.port, args.format, args.mfa_token)
+    if cmd == "console":
+        from .console import run_console
+
+        return run_console(
+            args.profile,
+            args.mfa_token,
+            open_browser=args.open,
+            destination=args.destination,
+            duration=args.duration,
+        )
     if cmd == "whoami":
         from .whoami import run_whoami
 
@@ -234,7 +258,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.cache_command == "list":
             return run_cache_list()
-        return run_cache_clear(args.profile)
+        return run_cache_clear(args.profile, yes=args.yes or args.all)
     raise AssertionError(cmd)  # pragma: no cover - argparse only allows the commands above
 
 
