@@ -107,10 +107,32 @@ def test_credential_process_prints_version_1_json(home, sts, capsys):
 
 
 def test_credential_process_requires_a_profile(home, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["credential-process"])
-    assert exc.value.code == 2
+    assert main(["credential-process"]) == 2
     assert "--profile" in capsys.readouterr().err
+    # before the command counts too
+    assert main(["--profile", "dev", "credential-process"]) == 0
+    assert json.loads(capsys.readouterr().out)["Version"] == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--profile", "dev", "explain"],
+        ["explain", "--profile", "dev"],
+        ["--profile", "base", "explain", "--profile", "dev"],  # after the command wins
+    ],
+)
+def test_the_profile_before_or_after_the_command(home, capsys, argv):
+    assert main(argv) == 0
+    assert "profile 'dev'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["-p", "dev", "export", "--debug"], ["--debug", "export", "-p", "dev"]]
+)
+def test_debug_before_or_after_the_command(home, capsys, argv):
+    assert main(argv) == 0
+    assert " DEBUG STS AssumeRole" in capsys.readouterr().err
 
 
 def test_export_without_profile_uses_the_default_chain(home, monkeypatch, capsys):
@@ -262,9 +284,14 @@ def test_exec_command_not_found_is_127(home, capfd):
     assert "command not found: no-such-command-awsroles-test" in capfd.readouterr().err
 
 
-def test_exec_without_a_command_is_a_usage_error(home, capfd):
-    assert main(["exec", "-p", "base", "--"]) == 2
-    assert "needs a command" in capfd.readouterr().err
+def test_exec_without_a_command_runs_the_users_shell(home, capfd, monkeypatch, tmp_path):
+    shell = tmp_path / "shell"
+    shell.write_text('#!/bin/sh\necho "in $AWSROLES_PROFILE"\nexit 4\n')
+    shell.chmod(0o755)
+    monkeypatch.setenv("SHELL", str(shell))
+    assert main(["exec", "-p", "base", "--"]) == 4
+    assert main(["exec", "-p", "base"]) == 4
+    assert capfd.readouterr().out == "in base\nin base\n"
 
 
 # --- whoami ---------------------------------------------------------------------------------
@@ -348,10 +375,39 @@ def test_cache_clear_everything_removes_entries_and_lock_files(home, capsys):
     run(capsys, "export", "-p", "dev")
     names = os.listdir(cache_dir(home))
     assert DEV_KEY + ".json.lock" in names
-    code, out, _ = run(capsys, "cache", "clear")
+    code, out, _ = run(capsys, "cache", "clear", "--yes")
     assert code == 0 and out.count("removed ") == 3  # 2 entries, then the lock files
     assert "removed 2 lock file(s)" in out
     assert os.listdir(cache_dir(home)) == []
+
+
+def test_cache_clear_of_everything_needs_a_flag_without_a_terminal(home, capsys):
+    run(capsys, "export", "-p", "dev")
+    before = sorted(os.listdir(cache_dir(home)))
+    code, out, err = run(capsys, "cache", "clear")  # stdin is not a terminal under pytest
+    assert code == 2 and "--yes" in err and "--profile" in err
+    assert sorted(os.listdir(cache_dir(home))) == before
+    code, out, _ = run(capsys, "cache", "clear", "--all")
+    assert code == 0 and not [n for n in os.listdir(cache_dir(home)) if n.endswith(".json")]
+
+
+@pytest.mark.parametrize("answer, removed", [("y", True), ("YES", True), ("n", False), ("", False)])
+def test_cache_clear_says_what_it_will_remove_and_asks(home, capsys, answer, removed):
+    from awsroles.cli.cache import run_cache_clear
+
+    run(capsys, "export", "-p", "dev")
+    asked = []
+
+    def ask(question):
+        asked.append(question)
+        return answer
+
+    code = run_cache_clear(None, ask=ask)
+    out = capsys.readouterr().out
+    assert "2 entries in " in out and "assumed-role/Dev" in out and "[y/N]" in asked[0]
+    left = [n for n in os.listdir(cache_dir(home)) if n.endswith(".json")]
+    assert (code, left == []) == ((0, True) if removed else (1, False))
+    assert ("nothing removed" in out) is not removed
 
 
 def test_cache_clear_for_a_profile_without_a_role(home, capsys):
@@ -409,6 +465,8 @@ def test_version(capsys):
         ["cache"],
         ["cache", "list"],
         ["cache", "clear"],
+        ["serve"],
+        ["console"],
     ],
 )
 def test_every_help_has_examples(command, capsys):

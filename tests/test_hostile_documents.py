@@ -365,7 +365,7 @@ def test_the_command_reads_past_a_hostile_entry(aws, capsys, raw):
     assert len(row) == 1 and "dev" in row[0], out
     assert "\x1b" not in out and SECRET not in out
 
-    code, out, err = run(capsys, "cache", "clear")
+    code, out, err = run(capsys, "cache", "clear", "--yes")
     assert code == 0 and err == ""
     assert f"removed {path}" in out
     assert not os.path.exists(path)
@@ -876,7 +876,7 @@ def test_cache_list_and_clear_escape_a_foreign_entry(aws, capsys):
     assert out.count("\\x1b[31mEvil") == 2  # both entries are listed, escaped
     assert len(out.splitlines()) == 4  # the directory line, the header, two entries
 
-    code, out, err = run(capsys, "cache", "clear")
+    code, out, err = run(capsys, "cache", "clear", "--yes")
     assert code == 0 and err == ""
     assert "\x1b" not in out and not any(line.startswith("FAKE") for line in out.splitlines())
     assert out.count("removed ") == 2 and aws.cache_files() == []

@@ -1,5 +1,13 @@
-"""``awsroles exec --profile P -- CMD ...``: run a command with the credentials in its
-environment and return its exit status.
+"""``awsroles exec --profile P [--server] [-- CMD ...]``: run a command (by default the user's
+``$SHELL``) with the credentials and return its exit status.
+
+With ``--server`` the child gets no keys: a credential server runs in this process for the
+child's lifetime (:mod:`awsroles.cli.serve`), and the child gets
+``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and ``AWS_CONTAINER_AUTHORIZATION_TOKEN``, so the AWS
+SDKs and the AWS CLI in it ask the server and get fresh credentials for as long as it runs.
+Variables that would make an SDK look elsewhere first (keys, a profile, web identity, another
+container endpoint) are removed. Either way the child gets ``AWSROLES_PROFILE`` (the profile's
+name, for a shell prompt).
 
 The child gets ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and
 ``AWS_CREDENTIAL_EXPIRATION`` (each removed when the set has none, so nothing stale from the
@@ -29,7 +37,7 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import Any, Dict, List, Mapping, Optional
 
-__all__ = ["child_environment", "run_exec"]
+__all__ = ["child_environment", "server_environment", "run_exec"]
 
 #: Variables the child must not inherit: they would make it resolve something else, or mix
 #: a stale token/expiry/account into these credentials.
@@ -58,6 +66,37 @@ def child_environment(
         env["AWS_REGION"] = region
         env["AWS_DEFAULT_REGION"] = region
     return env
+
+
+#: With --server: what an SDK would read before the container endpoint, or instead of ours.
+_REMOVE_FOR_SERVER = _REMOVE + (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+
+
+def server_environment(
+    served: Mapping[str, str], base: Mapping[str, str], region: Optional[str] = None
+) -> Dict[str, str]:
+    """``base`` with the server's two variables, nothing an SDK would prefer to them, and the
+    profile's region passed on."""
+    env = {k: v for k, v in base.items() if k not in _REMOVE_FOR_SERVER}
+    env.update(served)
+    if region and not env.get("AWS_REGION") and not env.get("AWS_DEFAULT_REGION"):
+        env["AWS_REGION"] = region
+        env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def _default_shell() -> List[str]:
+    if os.name == "nt":  # pragma: no cover - POSIX here
+        return [os.environ.get("COMSPEC") or "cmd.exe"]
+    return [os.environ.get("SHELL") or "/bin/sh"]
 
 
 def _profile_region(ctx: Context) -> Optional[str]:
@@ -104,19 +143,43 @@ def _in_foreground() -> bool:
         return False
 
 
-def run_exec(profile: Optional[str], command: List[str], mfa_token: Optional[str] = None) -> int:
-    from .resolve import resolve_for_command
-
+def run_exec(
+    profile: Optional[str],
+    command: List[str],
+    mfa_token: Optional[str] = None,
+    *,
+    server: bool = False,
+) -> int:
     if command and command[0] == "--":
         command = command[1:]
-    if not command:
-        print(
-            "awsroles: error: exec needs a command to run: awsroles exec -- CMD [ARG...]",
-            file=sys.stderr,
-        )
-        return 2
+    shell = not command
+    if shell:
+        command = _default_shell()
+    if server:
+        from .serve import start_server
+
+        # The access log stays out of the child's terminal (--debug shows it).
+        running, ctx = start_server(profile, mfa_token)
+        try:
+            env = server_environment(running.environment(), os.environ, _profile_region(ctx))
+            return _run(command, env, ctx.profile_name, shell)
+        finally:
+            running.stop()
+    from .resolve import resolve_for_command
+
     creds, ctx = resolve_for_command(profile, mfa_token=mfa_token)
     env = child_environment(creds, os.environ, _profile_region(ctx))
+    return _run(command, env, ctx.profile_name, shell)
+
+
+def _run(command: List[str], env: Dict[str, str], profile: str, shell: bool) -> int:
+    env["AWSROLES_PROFILE"] = profile
+    if shell and sys.stderr.isatty():
+        print(
+            f"awsroles: starting {shown(command[0])} with profile '{shown(profile)}'; "
+            "exit it to return",
+            file=sys.stderr,
+        )
     try:
         proc = subprocess.Popen(command, env=env)
     except FileNotFoundError:

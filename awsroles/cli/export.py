@@ -29,7 +29,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
-__all__ = ["FORMATS", "DEFAULT_FORMAT", "render", "iso_z", "env_pairs", "process_document"]
+__all__ = [
+    "FORMATS",
+    "DEFAULT_FORMAT",
+    "render",
+    "render_variables",
+    "iso_z",
+    "env_pairs",
+    "process_document",
+]
 
 DEFAULT_FORMAT = "env"
 
@@ -153,15 +161,19 @@ def render(creds: Credentials, fmt: str) -> str:
         if creds.account_id:
             doc["AccountId"] = creds.account_id
         return json.dumps(doc, indent=2, separators=(",", ": ")) + "\n"
+    return render_variables(env_pairs(creds), fmt)
+
+
+def render_variables(pairs: List[Tuple[str, str]], fmt: str) -> str:
+    """``NAME=value`` lines in one of the shell and file formats, each value quoted for it."""
     try:
         template, quote, _ = _LINE_FORMATS[fmt]
     except KeyError:
         raise ExportFormatError(
-            f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}."
+            f"format {fmt!r} holds variables only in: {', '.join(_LINE_FORMATS)}."
         ) from None
     return "".join(
-        template.format(name=name, value=quote(name, value, fmt)) + "\n"
-        for name, value in env_pairs(creds)
+        template.format(name=name, value=quote(name, value, fmt)) + "\n" for name, value in pairs
     )
 
 

@@ -63,12 +63,31 @@ inside their advisory refresh window are refreshed before they are printed.
 examples:
   awsroles exec --profile dev -- aws sts get-caller-identity
   awsroles exec -p dev -- terraform plan
-  awsroles exec -p dev -- sh -c 'echo "$AWS_ACCESS_KEY_ID"'
+  awsroles exec -p dev                      your $SHELL, with the credentials
+  awsroles exec --server -p dev -- terraform apply   a long run: fresh credentials throughout
 
 The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
 AWS_CREDENTIAL_EXPIRATION; AWS_PROFILE and AWS_DEFAULT_PROFILE are removed, and the profile's
-region is passed as AWS_REGION/AWS_DEFAULT_REGION when those are not set. The exit status is the
-command's (127: not found, 126: cannot be executed).
+region is passed as AWS_REGION/AWS_DEFAULT_REGION when those are not set. With --server it gets
+no keys but AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN, served by
+awsroles while it runs, so its AWS SDKs refresh on their own. AWSROLES_PROFILE names the
+profile. The exit status is the command's (127: not found, 126: cannot be executed).
+""",
+    "serve": """\
+examples:
+  awsroles serve --profile dev              prints the two variables, serves until Ctrl-C
+  awsroles serve -p dev --port 9911 --format dotenv > creds.env
+
+Serves the ECS container-credentials format on 127.0.0.1 only. Clients (every AWS SDK and
+the AWS CLI) need AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN as
+printed; the token is required, so the lines are secrets. Role credentials only.
+""",
+    "console": """\
+examples:
+  awsroles console --profile dev            print a sign-in URL for the AWS console
+  awsroles console -p dev --open            open it in the browser
+
+The URL signs in whoever opens it within 15 minutes: it is printed on stdout only.
 """,
     "whoami": """\
 examples:

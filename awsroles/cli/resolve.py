@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from ..config.model import Plan
     from ..credentials import Credentials
+    from ..protocols import CredentialSource
 
 __all__ = ["resolve_for_command", "check_recursion", "awsroles_target", "min_left"]
 
@@ -61,12 +62,19 @@ def make_context(
     profile: Optional[str],
     env: Optional[Mapping[str, str]] = None,
     mfa_token: Optional[str] = None,
+    *,
+    advisory_timeout: Optional[float] = None,
+    background_refresh: bool = False,
 ) -> Context:
-    # background_refresh=False: an advisory refresh of an inner hop runs inline, not on a
-    # daemon thread this process would abandon when it exits.
+    # background_refresh=False for short-lived commands: an advisory refresh of an inner hop
+    # runs inline, not on a daemon thread this process would abandon when it exits.
     prompter = OneCode(mfa_token) if mfa_token is not None else None
     return Context(
-        Settings(profile=profile, background_refresh=False),
+        Settings(
+            profile=profile,
+            background_refresh=background_refresh,
+            advisory_timeout=advisory_timeout,
+        ),
         Services(env=env, prompter=prompter),
     )
 
@@ -91,6 +99,30 @@ def resolve_for_command(
     if isinstance(creds, RefreshableCredentials):
         return creds.refresh(min_left=min_left(resolution.found.plan)), ctx
     return creds.get_frozen_credentials(), ctx
+
+
+def resolve_to_serve(
+    profile: Optional[str], *, mfa_token: Optional[str] = None
+) -> Tuple[CredentialSource, Context, float]:
+    """The credential object a long-running server hands out, its context, and how long a set
+    handed out should still be valid (:func:`min_left`). It refreshes in the background a
+    minute before that, so a client asking for a new set gets one at once."""
+    from ..errors import AwsRolesError
+    from ..resolver.chain import CredentialChain, default_providers
+    from ..resolver.profile import ProfileProvider
+
+    try:  # the role's lifetime, when the profile is a role: the windows depend on it
+        plan = ProfileProvider().plan(make_context(profile))
+    except AwsRolesError:
+        plan = None  # resolving reports it, with the chain's other sources tried first
+    left = min_left(plan)
+    ctx = make_context(
+        profile, mfa_token=mfa_token, advisory_timeout=left + 60, background_refresh=True
+    )
+    resolution = CredentialChain(default_providers(ctx)).resolve(
+        ctx, before_load=lambda found: check_recursion(ctx, found.plan)
+    )
+    return resolution.credentials, ctx, left
 
 
 def min_left(plan: Optional[Plan]) -> float:

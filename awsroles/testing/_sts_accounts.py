@@ -143,7 +143,12 @@ class Accounts:
         return principal
 
     def assume_role(
-        self, params: Dict[str, str], caller: _Principal, now: datetime, strict: bool
+        self,
+        params: Dict[str, str],
+        caller: _Principal,
+        now: datetime,
+        strict: bool,
+        lifetime: Optional[float] = None,
     ) -> str:
         role_arn, session, duration = check_common(params)
         code = check_token_code(params.get("TokenCode"))
@@ -163,7 +168,8 @@ class Accounts:
             raise _fail("chaining")
         if duration > role.max_session_duration:
             raise _fail("max")
-        return assume_role_xml(self._issue_role(role_arn, session, duration, now), params)
+        seconds = duration if lifetime is None else lifetime
+        return assume_role_xml(self._issue_role(role_arn, session, seconds, now), params)
 
     def get_session_token(self, params: Dict[str, str], caller: _Principal, now: datetime) -> str:
         """An MFA (or plain) session for an IAM user's long-lived keys; refused with session
@@ -228,7 +234,7 @@ class Accounts:
             principal = self._keys[key] = make(key)
         return principal
 
-    def _issue_role(self, role_arn: str, session: str, duration: int, now: datetime) -> str:
+    def _issue_role(self, role_arn: str, session: str, duration: float, now: datetime) -> str:
         """New credentials for a session of the role, as the ``Credentials`` XML."""
         match = ROLE_ARN.match(role_arn)
         if match is None:  # check_common refuses such an ARN before this is reached

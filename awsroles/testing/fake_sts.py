@@ -91,6 +91,9 @@ class FakeSTS(LocalServer):
         self.strict_roles = strict_roles
         #: Seconds to wait before answering each request.
         self.delay = 0.0
+        #: Seconds the credentials AssumeRole issues last, whatever DurationSeconds asked
+        #: (None: as asked): for tests in which credentials must end while they run.
+        self.lifetime: Optional[float] = None
         self.calls: List[StsCall] = []
         self._lock = threading.Lock()  # calls and faults; the accounts have their own
         self._accounts = Accounts()
@@ -231,7 +234,9 @@ class FakeSTS(LocalServer):
             else:
                 caller = accounts.authenticate(req, raw, m, now)
                 if action == "AssumeRole":
-                    inner = accounts.assume_role(params, caller, now, self.strict_roles)
+                    inner = accounts.assume_role(
+                        params, caller, now, self.strict_roles, self.lifetime
+                    )
                 elif action == "GetSessionToken":
                     inner = accounts.get_session_token(params, caller, now)
                 else:
