@@ -55,6 +55,7 @@ class AwsRolesError(Exception):
         profile: Optional[str] = None,
         key: Optional[str] = None,
         hint: Optional[str] = None,
+        cli_hint: Optional[str] = None,
     ) -> None:
         self.message = message
         self.file = file
@@ -62,6 +63,9 @@ class AwsRolesError(Exception):
         self.profile = profile
         self.key = key
         self.hint = hint
+        #: The hint for someone at the ``awsroles`` command line, where the remedy is a flag
+        #: (``--mfa-token``) rather than a Python keyword (``prompter=``); None: ``hint``.
+        self.cli_hint = cli_hint
         super().__init__(self._render())
 
     def _where(self) -> list[str]:
@@ -76,12 +80,17 @@ class AwsRolesError(Exception):
             parts.append(f"key '{self.key}'")
         return parts
 
-    def _render(self) -> str:
+    def _render(self, hint: Optional[str] = None) -> str:
         where = ", ".join(self._where())
         text = f"{where}: {self.message}" if where else self.message
-        if self.hint:
-            text = f"{text} {self.hint}"
+        hint = hint or self.hint
+        if hint:
+            text = f"{text} {hint}"
         return printable(text)  # one line, whatever the values it quotes hold
+
+    def for_command_line(self) -> str:
+        """The message as the ``awsroles`` command prints it: its hint names flags."""
+        return self._render(getattr(self, "cli_hint", None))
 
     def __reduce__(self) -> Tuple[Any, ...]:  # picklable (multiprocessing, pytest-xdist)
         return (_rebuild, (type(self), self.__dict__.copy()))

@@ -119,8 +119,8 @@ def _parser() -> argparse.ArgumentParser:
         "--duration",
         type=int,
         metavar="SECONDS",
-        help="console session length, 900-43200 (long-lived keys only; a role session "
-        "ends with its credentials)",
+        help="console session length, 900-43200 seconds (sent as SessionDuration; at most "
+        "3600 for a chained role)",
     )
 
     who = _sub(sub, "whoami", "show the identity behind the credentials (GetCallerIdentity)")
@@ -292,7 +292,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             undo = _enable_debug()
         return _dispatch(args)
     except AwsRolesError as exc:
-        print(f"{PROG}: error: {shown(str(exc), lines=True)}", file=sys.stderr)
+        print(f"{PROG}: error: {shown(exc.for_command_line(), lines=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)

@@ -222,6 +222,8 @@ def run_once(source: ProcessSource, ctx: Any, *, timeout: Optional[float] = None
             profile=source.profile,
             hint="Check that it does not wait for input; raise the limit with "
             "process_timeout=... if it legitimately takes longer.",
+            cli_hint="Check that it does not wait for input, and that it finishes within "
+            f"{limit:g} s.",
         )
     if run.returncode != 0:
         raise CredentialProcessError(

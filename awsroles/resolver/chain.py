@@ -122,6 +122,9 @@ class CredentialChain:
             hint="Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or select a profile with "
             "AWS_PROFILE or profile=..., or run `awsroles explain` to see why each source "
             "was skipped.",
+            cli_hint="Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or select a profile with "
+            "--profile or AWS_PROFILE, or run `awsroles explain` to see why each source was "
+            "skipped.",
         )
 
     def report(self, ctx: Context) -> ChainReport:

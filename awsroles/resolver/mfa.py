@@ -59,8 +59,10 @@ def terminal_prompter(serial: str) -> str:
         raise MFAError(
             f"an MFA code for {serial} is needed but there is no terminal to ask on and no "
             "input to read it from.",
-            hint="Pass prompter=<callable> to awsroles, --mfa-token CODE to the command, set "
-            "mfa_process in the profile, or pipe the code in (echo CODE | ...).",
+            hint="Pass prompter=<callable> to awsroles, set mfa_process in the profile, or "
+            "pipe the code in (echo CODE | ...).",
+            cli_hint="Pass --mfa-token CODE, set mfa_process in the profile, or pipe the "
+            "code in (echo CODE | awsroles ...).",
         ) from None
 
 
@@ -123,7 +125,9 @@ def get_token_code(
         try:
             code = terminal_prompter(serial)
         except MFAError as exc:
-            raise MFAError(exc.message, profile=profile, key=key, hint=exc.hint) from None
+            raise MFAError(
+                exc.message, profile=profile, key=key, hint=exc.hint, cli_hint=exc.cli_hint
+            ) from None
         except KeyboardInterrupt:
             raise MFAError(f"no MFA code was entered for {serial}.", profile=profile) from None
     code = code.strip()
