@@ -481,3 +481,31 @@ def test_explain_prints_the_plan_and_exits_2_for_an_unknown_profile(home, capsys
     code, out, _ = run(capsys, "explain", "--profile", "dev")
     assert code == 0 and "AssumeRole " + role("Dev") in out
     assert run(capsys, "explain", "-p", "nope")[0] == 2
+
+
+# --- hints name the command's flags ---------------------------------------------------------
+
+
+def test_the_command_lines_hints_name_flags_and_pythons_name_keywords(clean_env, capsys):
+    import awsroles
+
+    code, _, err = run(capsys, "whoami")
+    assert code == 2 and "--profile" in err and "profile=" not in err
+    with pytest.raises(awsroles.NoCredentialsError) as exc:
+        awsroles.resolve()
+    assert "profile=..." in str(exc.value) and "--profile" not in str(exc.value)
+
+
+def test_an_mfa_code_with_nowhere_to_come_from_names_mfa_token_at_the_command_line():
+    from awsroles.errors import MFAError
+
+    err = MFAError(
+        "an MFA code is needed.", hint="Pass prompter=<callable>.", cli_hint="Pass --mfa-token."
+    )
+    assert str(err).endswith("Pass prompter=<callable>.")
+    assert err.for_command_line().endswith("Pass --mfa-token.")
+    plain = MFAError("no code.", hint="Set mfa_process.")
+    assert plain.for_command_line() == str(plain)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(err)).for_command_line() == err.for_command_line()
