@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from http.server import ThreadingHTTPServer
-from typing import Any, Optional, Tuple
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Mapping, Optional, Tuple
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -24,6 +24,32 @@ class FakeHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 handler that reads (and drops) a request body and sends an answer in
+    one piece; a fake's handler calls :meth:`drain_body` then :meth:`reply`."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def drain_body(self) -> None:
+        """Read the body so the connection can carry the next request; a huge one closes it."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if 0 < length <= 65536:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    def reply(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.send_response_only(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet (queries may hold secrets)
+        pass
 
 
 class LocalServer:

@@ -35,14 +35,13 @@ import threading
 import time
 from datetime import timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..clock import SYSTEM_CLOCK
 from ..credentials import Credentials
 from ._secrets import new_secret, remember
-from ._server import FakeHTTPServer, LocalServer, as_handled, read_timeout
+from ._server import FakeHandler, FakeHTTPServer, LocalServer, as_handled, read_timeout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,31 +71,17 @@ class _Server(FakeHTTPServer):
     fake: FakeContainerEndpoint
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(FakeHandler):
     server: _Server
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= 65536:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
+        self.drain_body()
         fake = self.server.fake
         if fake.slow:
             time.sleep(fake.slow)
-        status, headers, body = fake.handle(self.command, self.path, self.headers)
-        self.send_response_only(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(*fake.handle(self.command, self.path, self.headers))
 
     do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
 
 class FakeContainerEndpoint(LocalServer):

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from .._untrusted import json_loads
 from ._secrets import new_secret
-from ._server import FakeHTTPServer, LocalServer
+from ._server import FakeHandler, FakeHTTPServer, LocalServer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,28 +60,14 @@ class _Server(FakeHTTPServer):
     fake: FakeFederation
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(FakeHandler):
     server: _Server
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= 65536:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
-        status, headers, body = self.server.fake.handle(self.command, self.path)
-        self.send_response_only(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.drain_body()
+        self.reply(*self.server.fake.handle(self.command, self.path))
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the query holds secrets
-        pass
 
 
 class _Refused(Exception):
