@@ -11,9 +11,9 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping
+    from typing import Any, Mapping, Optional
 
-__all__ = ["cache_key", "default_cache_dir", "check_key"]
+__all__ = ["cache_key", "sso_cache_key", "default_cache_dir", "check_key"]
 
 #: Keys that vary per call and are never part of the cache key.
 _PER_CALL_ARGS = ("TokenCode", "WebIdentityToken")
@@ -44,6 +44,25 @@ def cache_key(args: Mapping[str, Any]) -> str:
 
         data["Policy"] = json_loads(policy)
     text = json.dumps(data, sort_keys=True)
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
+
+
+def sso_cache_key(
+    start_url: str, role_name: str, account_id: str, session_name: Optional[str]
+) -> str:
+    """botocore's name for an SSO role's entry (``SSOCredentialFetcher._create_cache_key``,
+    the AWS CLI v2's): the SHA-1 of the compact sorted-key JSON of ``roleName``,
+    ``accountId`` and, for an ``sso-session`` profile, ``sessionName``, else ``startUrl``."""
+    import hashlib
+    import json
+
+    args = {"roleName": role_name, "accountId": account_id}
+    if session_name:
+        args["sessionName"] = session_name
+    else:
+        args["startUrl"] = start_url
+    text = json.dumps(args, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 

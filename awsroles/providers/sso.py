@@ -16,8 +16,9 @@ profile's ``endpoint_url`` (all skipped with ``ignore_configured_endpoint_urls``
 ``portal.sso[-fips].<region>.<dns suffix>``; sso-oidc (token refresh) the same way with
 ``AWS_ENDPOINT_URL_SSO_OIDC`` and ``sso_oidc``.
 
-The role credentials live in memory only (the returned :class:`RefreshableCredentials`), as
-in botocore. The first portal call happens on first use. A 401 means the token is no longer
+The role credentials are kept in the shared cache as the AWS CLI v2 keeps them
+(:mod:`awsroles.resolver.sso`); :func:`sso_credentials` alone keeps them in memory, as plain
+botocore does. The first portal call happens on first use. A 401 means the token is no longer
 valid: a typed error with the ``aws sso login`` hint. 5xx, throttling and connection
 failures are retried, then raised as recoverable errors (static stability applies).
 """
@@ -58,6 +59,7 @@ __all__ = [
     "sso_endpoint",
     "SsoFetcher",
     "check_sso",
+    "cache_identity",
 ]
 
 METHOD = "sso"
@@ -154,6 +156,14 @@ def _settings(source: SsoSource) -> Dict[str, str]:
             hint=f"Add them to {where}, or run `aws configure sso`.",
         )
     return {k: v.strip() if isinstance(v, str) else v for k, v in settings.items()}
+
+
+def cache_identity(source: SsoSource) -> Tuple[str, str, str, Optional[str]]:
+    """What names the role's entry in the shared cache: ``(start URL, role name, account id,
+    sso-session name or None)``. InvalidConfigError when the profile is incomplete."""
+    s = _settings(source)
+    session = s.get("sso_session") or None
+    return s["sso_start_url"], s["sso_role_name"], s["sso_account_id"], session
 
 
 def _ms_to_datetime(value: object) -> datetime:

@@ -106,9 +106,9 @@ def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
         return Lazy(lambda: process_credentials(base, ctx), "credential_process", METHOD)
     if isinstance(base, SsoSource):
         from ..providers.sso import METHOD as SSO
-        from ..providers.sso import sso_credentials
+        from .sso import cached_sso_credentials
 
-        return Lazy(lambda: sso_credentials(base, ctx), "sso", SSO)
+        return Lazy(lambda: cached_sso_credentials(base, ctx), "sso", SSO)
     raise TypeError(f"unknown plan base {type(base).__name__}")
 
 
