@@ -14,6 +14,7 @@ import sys
 from ..cache.store import FileCache
 from ..context import Context, Services, Settings
 from ..errors import AwsRolesError
+from ..resolver.entries import SESSION_LABEL
 from .output import shown
 
 TYPE_CHECKING = False
@@ -31,36 +32,12 @@ def say(text: str, end: str = "\n") -> None:
     print(shown(text), end=end)
 
 
-#: After the profile's name, for the entry of the MFA session its role rides.
-SESSION_LABEL = "(MFA session)"
-
-
 def _keys_of(plan: Optional[Plan]) -> List[Tuple[str, str]]:
-    """(cache key, profile) of every entry ``plan`` owns: its role hops and web identity,
-    and the MFA sessions its hops ride (when the source keys are in the files)."""
-    from ..cache.key import cache_key
-    from ..sts.params import cache_args
+    """(cache key, profile) of every entry ``plan`` owns: an SSO base, its web identity and
+    role hops, and the MFA sessions its hops ride."""
+    from ..resolver.entries import plan_entries
 
-    if plan is None:
-        return []
-    keys = [(cache_key(cache_args(item)), item.profile) for item in plan.cached_parts()]
-    return keys + [(key, f"{profile} {SESSION_LABEL}") for key, profile in _session_keys(plan)]
-
-
-def _session_keys(plan: Plan) -> List[Tuple[str, str]]:
-    from ..cache.key import cache_key
-    from ..config.model import StaticKeys
-    from ..resolver.mfa_session import session_cache_args
-
-    base = plan.base
-    if not isinstance(base, StaticKeys):
-        return []
-    return [
-        (cache_key(session_cache_args(base.access_key, serial, seconds)), hop.profile)
-        for hop in plan.hops
-        for serial, seconds in [(hop.mfa_serial, hop.mfa_session_seconds)]
-        if serial and seconds
-    ]
+    return [] if plan is None else [(e.key, e.profile) for e in plan_entries(plan)]
 
 
 def profile_keys(ctx: Context) -> Dict[str, Set[str]]:

@@ -41,6 +41,7 @@ def render_report(
         lines.append(plan.describe())
         lines.extend(printable(line) for line in _cache_lines(plan, ctx))
         lines.extend(printable(line) for line in _mfa_lines(plan, ctx))
+        lines.extend(printable(line) for line in _login_lines(plan, ctx))
     return "\n".join(lines), error
 
 
@@ -54,24 +55,23 @@ def _profile_origin(ctx: Context) -> str:
 
 
 def _cache_lines(plan: Plan, ctx: Context) -> List[str]:
-    from ..cache.key import cache_key
     from ..refresh.policy import MANDATORY_WINDOW
-    from ..sts.params import cache_args
     from ..sts.wire import credentials_from_response
+    from .entries import plan_entries
 
     out: List[str] = []
-    cached = plan.cached_parts()
+    cached = plan_entries(plan, sessions=False)  # the MFA section shows the sessions
     if not cached:
         return out
     out.append("cache:")
     cache = ctx.services.cache
     directory = getattr(cache, "directory", None)
     for part in cached:
-        key = cache_key(cache_args(part))
+        key = part.key
         entry = cache.load(key)
         where = f"{directory}/{key}.json" if directory else key
         if entry is None:
-            out.append(f"  {part.profile}: {where}: no valid entry (STS will be called)")
+            out.append(f"  {part.profile}: {where}: no valid entry ({part.filler} will be called)")
             continue
         try:
             creds = credentials_from_response(entry, "cached")
@@ -85,6 +85,17 @@ def _cache_lines(plan: Plan, ctx: Context) -> List[str]:
         mins = f", {int(left // 60)} min left" if left is not None and left > 0 else ""
         out.append(f"  {part.profile}: {where}: {status}, expires {exp}{mins}")
     return out
+
+
+def _login_lines(plan: Plan, ctx: Context) -> List[str]:
+    """For a ``login_session`` base: the cached session's state and where a refresh goes."""
+    from ..config.model import LoginSource
+
+    if not isinstance(plan.base, LoginSource):
+        return []
+    from ..providers.login import describe_login
+
+    return ["login:"] + [f"  {line}" for line in describe_login(plan.base, ctx)]
 
 
 def _mfa_lines(plan: Plan, ctx: Context) -> List[str]:
