@@ -22,6 +22,7 @@ __all__ = [
     "WebIdentitySource",
     "ProcessSource",
     "SsoSource",
+    "LoginSource",
 ]
 
 # --- base sources -------------------------------------------------------------------------
@@ -112,9 +113,24 @@ class SsoSource(Record):
         )
 
 
+class LoginSource(Record):
+    """``login_session``: the session ``aws login`` (console credentials) keeps in
+    ``~/.aws/login/cache``. ``session`` is the value as written (the signed-in principal's
+    ARN); it names the cache file and is not a secret."""
+
+    profile: str
+    session: str
+    kind = "login"
+
+    def describe(self) -> str:
+        return f"aws login session {self.session} (profile '{self.profile}')"
+
+
 if TYPE_CHECKING:
     #: What a plan starts from: one of the classes above.
-    BaseSource = Union[StaticKeys, NamedSource, WebIdentitySource, ProcessSource, SsoSource]
+    BaseSource = Union[
+        StaticKeys, NamedSource, WebIdentitySource, ProcessSource, SsoSource, LoginSource
+    ]
 
 
 # --- role hops ----------------------------------------------------------------------------

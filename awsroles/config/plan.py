@@ -6,7 +6,8 @@ Pure: it reads only the already-parsed profiles (no files, no environment, no ne
 * a profile with ``role_arn`` (and no ``web_identity_token_file``) is a role hop whose source is
   ``credential_source`` or ``source_profile``;
 * a source profile that has static keys, or no role of its own, ends the chain with its own
-  credentials (web identity, SSO, static keys, credential_process, in botocore's order);
+  credentials (web identity, SSO, credentials-file keys, ``login_session``,
+  credential_process, config-file keys: botocore's profile provider order);
 * a profile may name itself as ``source_profile`` when it holds static keys; any other repeat is
   a cycle, reported with the whole chain.
 """
@@ -24,6 +25,7 @@ from ..errors import (
 )
 from . import validate
 from .model import (
+    LoginSource,
     NamedSource,
     Plan,
     ProcessSource,
@@ -147,9 +149,9 @@ def _sso(name: str, profile: Any, sso_sessions: Mapping[str, Mapping[str, str]])
 def _own_credentials(
     name: str, profile: Any, sso_sessions: Mapping[str, Any], web_identity: bool = True
 ) -> Optional[BaseSource]:
-    """What a profile supplies by itself, in botocore's profile-provider order:
-    web identity (unless ``web_identity`` is False), SSO, credentials-file keys,
-    credential_process, config-file keys."""
+    """What a profile supplies by itself, in botocore's profile-provider order
+    (``ProfileProviderBuilder.providers``): web identity (unless ``web_identity`` is False),
+    SSO, credentials-file keys, ``login_session``, credential_process, config-file keys."""
     vals = values_of(profile)
     if web_identity and vals.get("web_identity_token_file"):
         return _web_identity(name, profile)
@@ -158,6 +160,8 @@ def _own_credentials(
     first = key_sections(profile)[0]
     if first[2] == "shared-credentials-file" and "aws_access_key_id" in first[1]:
         return static_keys(name, profile)
+    if "login_session" in vals:  # present is enough, as for botocore's LoginProvider
+        return LoginSource(name, vals["login_session"])
     if vals.get("credential_process"):
         return ProcessSource(name, vals["credential_process"], vals.get("aws_account_id") or None)
     return static_keys(name, profile)
@@ -249,7 +253,7 @@ def build_plan(
                     "credentials.",
                     profile=source_profile,
                     hint="Give it aws_access_key_id and aws_secret_access_key, a role_arn with "
-                    "its own source, web_identity_token_file, SSO settings or "
+                    "its own source, web_identity_token_file, SSO settings, login_session or "
                     "credential_process.",
                 )
             break

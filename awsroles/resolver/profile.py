@@ -21,6 +21,7 @@ _BASE_METHODS = {
     "web-identity": "assume-role-with-web-identity",
     "credential-process": "custom-process",
     "sso": "sso",
+    "login": "login",
 }
 
 
@@ -35,7 +36,7 @@ def plan_method(plan: Plan) -> str:
 
 class ProfileProvider:
     """The shared files' profile (botocore's assume-role, web identity, SSO, shared
-    credentials, process and config-file providers, in botocore's order)."""
+    credentials, login, process and config-file providers, in botocore's order)."""
 
     name = "profile"
 

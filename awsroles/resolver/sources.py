@@ -1,13 +1,21 @@
 """The base of a plan as a credential object: static keys, ``credential_source``, web
-identity, ``credential_process``, SSO. Each is lazy: nothing runs, reads or calls out until
-its credentials are first needed, which for a role chain is only when STS must be called."""
+identity, ``credential_process``, SSO, ``login_session``. Each is lazy: nothing runs, reads or
+calls out until its credentials are first needed, which for a role chain is only when STS must
+be called."""
 
 from __future__ import annotations
 
 import threading
 
 from .._fork import track as reset_after_fork
-from ..config.model import NamedSource, ProcessSource, SsoSource, StaticKeys, WebIdentitySource
+from ..config.model import (
+    LoginSource,
+    NamedSource,
+    ProcessSource,
+    SsoSource,
+    StaticKeys,
+    WebIdentitySource,
+)
 from ..errors import CredentialRetrievalError
 from ..providers import web_identity
 from ..providers.base import NotApplicable
@@ -109,6 +117,11 @@ def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
         from .sso import cached_sso_credentials
 
         return Lazy(lambda: cached_sso_credentials(base, ctx), "sso", SSO)
+    if isinstance(base, LoginSource):
+        from ..providers.login import METHOD as LOGIN
+        from ..providers.login import login_credentials
+
+        return Lazy(lambda: login_credentials(base, ctx), "login", LOGIN)
     raise TypeError(f"unknown plan base {type(base).__name__}")
 
 
