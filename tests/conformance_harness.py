@@ -15,6 +15,9 @@ Reads ONLY the vendored vectors under ``tests/conformance/`` (see its README.md 
 * :func:`assert_credentials`: compare with a vector's ``Ok`` (expiry at second precision,
   absent keys as None).
 * :func:`profile_chain`: an assume-role plan as a vector's ``ProfileChain``.
+* :func:`prepare_login_case`: a ``login-provider-test-cases`` entry as a throwaway HOME (its
+  config and its ``~/.aws/login/cache`` files) and a :class:`FakeSignin` scripted with its
+  ``mockApiCalls``, on the clock :data:`LOGIN_FROZEN_AT`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from awsroles.config.model import (
+    LoginSource,
     NamedSource,
     ProcessSource,
     SsoSource,
@@ -68,6 +72,15 @@ PATH_KEYS = ("web_identity_token_file",)
 
 #: Frozen "now" for every scenario: before every recorded expiry (the earliest is 2009).
 FROZEN_AT = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Frozen "now" for the login vectors: the one refresh that succeeds answers
+#: ``expiresIn: 900`` and expects ``expiresAt: 2025-11-19T00:15:00Z``, so the vectors were
+#: written for 2025-11-19T00:00:00Z (after their expired sessions of 2020, before the valid one
+#: of 3025). :func:`prepare_login_case` checks that every case agrees.
+LOGIN_FROZEN_AT = datetime(2025, 11, 19, tzinfo=timezone.utc)
+#: The login vectors configure no region; the upstream runner gives its provider one. Any
+#: works: the fake answers at whatever host the sign-in endpoint rules choose, and the DPoP
+#: proof's ``htu`` must name that URL.
+LOGIN_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -277,6 +290,8 @@ def _profile_base(base: Any) -> Dict[str, Any]:
         return {"Sso": dict(base.settings)}
     if isinstance(base, ProcessSource):
         return {"CredentialProcess": base.command}
+    if isinstance(base, LoginSource):
+        return {"Login": {"login_session": base.session}}
     raise AssertionError(base)
 
 
@@ -292,6 +307,87 @@ def profile_chain(plan: Any) -> list:
             d["role_session_name"] = hop.role_session_name
         out.append({"AssumeRole": d})
     return out
+
+
+# --- login-provider-test-cases ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginCase:
+    """A login vector made real: the environment for ``awsroles.resolve``, its HOME, the
+    scripted fake sign-in endpoint and the frozen clock."""
+
+    env: Dict[str, str]
+    home: Path
+    cache_dir: Path
+    signin: Any
+    clock: FrozenClock
+
+
+def _login_profile(config_text: str) -> str:
+    names = re.findall(r"^\[profile ([^\]]+)\]", config_text, re.MULTILINE)
+    assert len(names) == 1, f"a login vector configures one profile, not {names}"
+    return names[0].strip()
+
+
+def _check_login_clock(data: Mapping[str, Any]) -> None:
+    """A refresh the vector expects to succeed implies the moment it was written for."""
+    from datetime import timedelta
+
+    from awsroles.timestamps import parse_timestamp
+
+    for call in data.get("mockApiCalls", []):
+        output = call.get("response", {}).get("tokenOutput")
+        got = [o for o in data["outcomes"] if o["result"] == "credentials"]
+        if output and got:
+            implied = parse_timestamp(got[0]["expiresAt"]) - timedelta(seconds=output["expiresIn"])
+            assert implied == LOGIN_FROZEN_AT, implied
+
+
+def prepare_login_case(data: Mapping[str, Any], tmp_path: Path) -> LoginCase:
+    """HOME with the vector's config and cache files written as they are, the profile
+    selected with ``AWS_PROFILE``, and a :class:`FakeSignin` (in memory, verifying every DPoP
+    proof) that answers the vector's ``mockApiCalls`` in order and nothing else."""
+    from awsroles.testing.fake_signin import FakeSignin
+    from awsroles.testing.login_cache import write_document
+
+    _check_login_clock(data)
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text(data["configContents"], encoding="utf-8")
+    cache_dir = home / ".aws" / "login" / "cache"
+    cache_dir.mkdir(parents=True)
+    for name, doc in data["cacheContents"].items():
+        write_document(str(cache_dir / name), doc)
+    clock = FrozenClock(LOGIN_FROZEN_AT)
+    signin = FakeSignin(clock=clock)
+    for call in data.get("mockApiCalls", []):
+        reply = call.get("response", {}).get("tokenOutput")
+        status = call.get("responseCode", 200)
+        signin.script(call["request"]["tokenInput"], status=status, reply=reply)
+    env = {
+        "HOME": str(home),
+        "AWS_PROFILE": _login_profile(data["configContents"]),
+        "AWS_REGION": LOGIN_REGION,
+    }
+    return LoginCase(env, home, cache_dir, signin, clock)
+
+
+def assert_login_credentials(creds: Any, outcome: Mapping[str, Any]) -> None:
+    """``creds`` equals a login vector's ``credentials`` outcome (expiry at second precision)."""
+    from awsroles.timestamps import parse_timestamp
+
+    frozen = creds.get_frozen_credentials()
+    got = (frozen.access_key, frozen.secret_key, frozen.token, frozen.account_id, frozen.expiry)
+    want = (
+        outcome["accessKeyId"],
+        outcome["secretAccessKey"],
+        outcome["sessionToken"],
+        outcome.get("accountId"),
+        parse_timestamp(outcome["expiresAt"]),
+    )
+    assert got == want
+    assert frozen.method == "login"
 
 
 # --- botocore as the oracle for deliberate deviations -----------------------------------------

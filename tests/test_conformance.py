@@ -9,6 +9,10 @@ One parametrized test replays all suites vendored under tests/conformance/ (READ
   ``providers=[ProfileProvider()]``), on a clock frozen at the epoch, without a cache;
 * ``default-token-provider-chain/*``: the SSO bearer token through
   ``awsroles.providers.sso_token``;
+* ``login-provider-test-cases``: the ``login_session`` profile through ``awsroles.resolve``,
+  its cache files in a throwaway HOME, its ``mockApiCalls`` answered by
+  :class:`awsroles.testing.fake_signin.FakeSignin` (which verifies every DPoP proof), on the
+  clock the vectors were written for;
 * table suites: the parser through the shared-file loader, file locations through
   ``awsroles.config.files``, assume-role chains through ``ProfileProvider``'s plan (errors
   through ``resolve``), container and IMDS endpoint selection through ``resolve`` with a
@@ -42,11 +46,13 @@ from conformance_harness import (
     Case,
     all_cases,
     assert_credentials,
+    assert_login_credentials,
     botocore_imds,
     botocore_profiles,
     credentials_json,
     frozen_clock,
     load_scenario,
+    prepare_login_case,
     prepare_scenario,
     profile_chain,
     scenario_exchanges,
@@ -64,16 +70,8 @@ BY_ID = {case.id: case for case in CASES}
 
 # --- the one skip table -----------------------------------------------------------------------
 
-_LOGIN = (
-    "login_session (`aws login`) provider: not implemented by awsroles (DPoP-signed token "
-    "refresh under ~/.aws/login/cache; botocore only with botocore[crt]); out of scope, see "
-    "tests/conformance/README.md"
-)
-
-#: case id -> why it cannot run. Only genuinely foreign features belong here.
-SKIPS: Dict[str, str] = {
-    case.id: _LOGIN for case in CASES if case.suite == "login-provider-test-cases"
-}
+#: case id -> why it cannot run. Only genuinely foreign features belong here; none is left.
+SKIPS: Dict[str, str] = {}
 
 
 class Deviation(NamedTuple):
@@ -95,12 +93,22 @@ _PROFILE = "profile-provider/"
 
 
 def _errors() -> Dict[str, type]:
+    from awsroles.providers.login_token import LoginRefreshRequired, LoginTokenError
     from awsroles.providers.process import CredentialProcessError
     from awsroles.providers.sso_token import SsoTokenError
 
     e = errors
     ar = "assume-role-tests/"
+    login = "login-provider-test-cases/"
     return {
+        # no cache file, or one without a field botocore requires: log in again
+        login + "01-failure-no-cache-file": LoginTokenError,
+        login + "02-failure-missing-accesstoken": LoginTokenError,
+        login + "03-failure-missing-refreshtoken": LoginTokenError,
+        login + "04-failure-missing-clientid-in-cache": LoginTokenError,
+        login + "05-failure-missing-dpopkey": LoginTokenError,
+        # the sign-in service refused the refresh token (HTTP 400)
+        login + "07-failure-expired-token-triggers-failed-refresh": LoginRefreshRequired,
         ar + "06-role-arn-without-source-source-profile": e.PartialCredentialsError,
         ar + "07-source-profile-and-credential-source-both-present": e.CredentialSourceError,
         # 08/09/10/12: the placeholder role_arn 'arn:foo' is refused first (awsroles checks
@@ -509,6 +517,37 @@ def run_token_chain(case: Case, tmp_path: Path) -> None:
     replay.assert_all_consumed()
 
 
+def run_login(case: Case, tmp_path: Path) -> None:
+    """A ``login_session`` profile resolved from the vector's cache file; its refresh (if
+    any) answered by the scripted fake, which checks each request body against the vector's
+    ``tokenInput`` and verifies its DPoP proof; then the vector's outcomes in order."""
+    data = case.data
+    login = prepare_login_case(data, tmp_path)
+    kw = _common(env=login.env, transport=login.signin.transport(), clock=login.clock)
+    creds: Any = None
+    for outcome in data["outcomes"]:
+        result = outcome["result"]
+        if result == "error":
+            with pytest.raises(ERRORS.get(case.id, AwsRolesError)):
+                awsroles.resolve(**kw).get_frozen_credentials()
+        elif result == "credentials":
+            creds = awsroles.resolve(**kw)
+            assert_login_credentials(creds, outcome)
+        elif result == "cacheContents":
+            files = {k: v for k, v in outcome.items() if k != "result"}
+            on_disk = sorted(p.name for p in login.cache_dir.iterdir() if p.suffix == ".json")
+            assert on_disk == sorted(files)
+            for name, doc in files.items():
+                assert json.loads((login.cache_dir / name).read_text(encoding="utf-8")) == doc
+        else:
+            raise AssertionError(f"unknown outcome {result!r}")
+    signin = login.signin
+    assert signin.scripts_left() == 0, "a mocked call was never made"
+    assert len(signin.calls) == len(data.get("mockApiCalls", []))
+    assert all(call.proof == "ok" for call in signin.calls), signin.calls
+    assert not [c for c in signin.calls if "differs" in c.reason], "a body is not the vector's"
+
+
 RUNNERS: Dict[str, Callable[[Case, Path], None]] = {
     "profile-parser-tests": run_profile_parser,
     "file-location-tests": run_file_location,
@@ -518,6 +557,7 @@ RUNNERS: Dict[str, Callable[[Case, Path], None]] = {
     "default-credential-provider-chain": run_scenario,
     "profile-provider": run_scenario,
     "default-token-provider-chain": run_token_chain,
+    "login-provider-test-cases": run_login,
 }
 
 
@@ -683,7 +723,7 @@ EXPECTED_COUNTS = {
     "assume-role-tests": (28, 0, 1, 0),
     "ecs-tests": (11, 0, 0, 0),
     "imds-endpoint-tests": (14, 0, 0, 0),
-    "login-provider-test-cases": (8, 8, 0, 0),
+    "login-provider-test-cases": (8, 0, 0, 0),
     "default-credential-provider-chain": (29, 0, 3, 0),
     "profile-provider": (18, 0, 3, 0),
     "default-token-provider-chain": (3, 0, 0, 0),
@@ -709,8 +749,8 @@ def test_counts_and_tables() -> None:
         row[2] += case.id in DEVIATIONS
         row[3] += case.id in BUGS
     assert {suite: tuple(row) for suite, row in counts.items()} == EXPECTED_COUNTS
-    # Only a genuinely foreign feature is skipped: the login_session provider.
-    assert {c.suite for c in CASES if c.id in SKIPS} == {"login-provider-test-cases"}
+    # Every vector runs: the login_session provider, the last one skipped, is implemented.
+    assert not SKIPS
 
 
 # --- the replay transport itself is strict ------------------------------------------------------
