@@ -1,3 +1,3 @@
-"""The version of awsroles (also in pyproject.toml), where every layer may read it."""
+"""The version of awsroles, where every layer may read it; pyproject.toml takes it from here."""
 
 __version__ = "0.1.0.dev0"
