@@ -385,3 +385,23 @@ def test_exec_with_no_command_starts_the_shell(cli_env, tmp_path):
     )
     assert out.returncode == 3, out.stderr
     assert out.stdout.strip() == "shell dev ASIA"
+
+
+@pytest.mark.e2e
+def test_exec_server_warns_when_the_default_profile_would_win(cli_env, home):
+    def run():
+        return subprocess.run(
+            [PY, "-m", "awsroles", "exec", "--server", "-p", "dev", "--", PY, "-c", "pass"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    quiet = run()
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
+    with open(home / ".aws" / "credentials", "a") as f:
+        f.write(f"[default]\naws_access_key_id = {BASE_KEY}\naws_secret_access_key = x\n")
+    warned = run()
+    assert warned.returncode == 0, warned.stderr
+    assert "profile 'default' in the shared files has credentials" in warned.stderr

@@ -93,6 +93,26 @@ def server_environment(
     return env
 
 
+def _warn_if_default_wins(env: Mapping[str, str]) -> None:
+    """The SDKs read the shared files' ``default`` profile before the container endpoint: if
+    it holds credentials, the child would use those, not the server's. Say so."""
+    from ..context import Context, Services, Settings
+    from ..errors import AwsRolesError
+    from ..resolver.profile import ProfileProvider
+
+    try:
+        plan = ProfileProvider().plan(Context(Settings(), Services(env=env)))
+    except AwsRolesError:
+        return  # the child's SDK will report it; nothing of ours to add
+    if plan is not None:
+        print(
+            f"awsroles: warning: profile '{shown(plan.profile)}' in the shared files has "
+            "credentials; AWS SDKs in the command use them before the credential server. "
+            "Move them to a named profile.",
+            file=sys.stderr,
+        )
+
+
 def _default_shell() -> List[str]:
     if os.name == "nt":  # pragma: no cover - POSIX here
         return [os.environ.get("COMSPEC") or "cmd.exe"]
@@ -162,6 +182,7 @@ def run_exec(
         running, ctx = start_server(profile, mfa_token)
         try:
             env = server_environment(running.environment(), os.environ, _profile_region(ctx))
+            _warn_if_default_wins(env)
             return _run(command, env, ctx.profile_name, shell)
         finally:
             running.stop()
