@@ -2,7 +2,8 @@
 credentials) caches, refreshed through the sign-in service; METHOD ``login``.
 
 The profile holds ``login_session = <principal ARN>``; the session lives in
-``~/.aws/login/cache/<sha256>.json`` (:mod:`awsroles.providers.login_token`). Its
+``~/.aws/login/cache/<sha256>.json`` (:mod:`awsroles.providers.login_token`, with the DPoP
+proof and the endpoint rules). Its
 ``accessToken`` *is* the AWS credentials (about 15 minutes long). When they have less than
 five minutes left (botocore's ``LoginCredentialFetcher`` threshold), one call::
 
@@ -32,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 
 from .._log import get_logger
 from .._untrusted import json_loads
@@ -42,6 +42,7 @@ from ..transport.base import HttpRequest
 from ..transport.retry import Retry, full_jitter, with_retries
 from .login_token import (
     METHOD,
+    TOKEN_PATH,
     LoginDependencyError,
     LoginError,
     LoginRefreshRequired,
@@ -53,6 +54,7 @@ from .login_token import (
     login_token_path,
     read_login_token,
     require_cryptography,
+    signin_endpoint,
     write_login_token,
 )
 
@@ -83,83 +85,9 @@ __all__ = [
 
 #: Seconds: a session with less left is refreshed (botocore's ``_REFRESH_THRESHOLD``).
 REFRESH_WINDOW = 5 * 60
-TOKEN_PATH = "/v1/token"
 _ATTEMPTS = 3
 #: The longest ``expiresIn`` believed (the service documents 15 minutes).
 _MAX_LIFETIME = 12 * 3600
-_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?")
-
-#: The sign-in host of each partition (the ``signin`` endpoint rules, neither FIPS nor
-#: dual-stack); a partition not listed gets ``signin.<dns suffix>``, as the rules' fallback.
-_HOSTS = {
-    "aws": "signin.aws.amazon.com",
-    "aws-cn": "signin.amazonaws.cn",
-    "aws-us-gov": "signin.amazonaws-us-gov.com",
-    "aws-iso": "signin.c2shome.ic.gov",
-    "aws-iso-b": "signin.sc2shome.sgov.gov",
-    "aws-iso-f": "signin.csphome.hci.ic.gov",
-    "aws-iso-e": "signin.csphome.adc-e.uk",
-    "aws-eusc": "signin.amazonaws-eusc.eu",
-}
-
-
-# --- the endpoint ---------------------------------------------------------------------------
-
-
-def _region(ctx: Context) -> Tuple[str, str]:
-    from ..config.endpoints import setting
-
-    profile = ctx.selected_profile_values()
-    for value, where in (
-        (ctx.settings.region, "region passed in code"),
-        (setting(ctx.env, "AWS_DEFAULT_REGION"), "environment variable AWS_DEFAULT_REGION"),
-        (setting(ctx.env, "AWS_REGION"), "environment variable AWS_REGION"),
-        (setting(profile, "region"), f"profile '{ctx.profile_name}' region"),
-    ):
-        if value:
-            if not _REGION.fullmatch(value.strip()):
-                raise InvalidConfigError(
-                    f"{where} is not a region name: {value!r}.",
-                    hint="Write a region such as us-east-1.",
-                )
-            return value.strip(), where
-    raise InvalidConfigError(
-        "refreshing an `aws login` session needs a region for the sign-in service, and none "
-        "is configured.",
-        profile=ctx.profile_name,
-        key="region",
-        hint="Add region = <region> to the profile, or set AWS_REGION.",
-    )
-
-
-def signin_endpoint(ctx: Context) -> Tuple[str, str]:
-    """``(base URL, where it came from)`` of the sign-in service for this resolution: the
-    configured endpoint, else the ``signin`` endpoint rules for the region (as botocore's
-    client chooses it for CreateOAuth2Token). InvalidConfigError without a region."""
-    from ..config.endpoints import configured_endpoint, flag, partition
-
-    env = ctx.env
-    profile = ctx.selected_profile_values()
-    name = ctx.profile_name
-    found = configured_endpoint(
-        "signin", profile=profile, env=env, services=ctx.config.services, profile_name=name
-    )
-    if found is not None:
-        return found
-    region, where = _region(ctx)
-    fips = flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", name)
-    dual = flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", name)
-    part, dns, dual_dns = partition(region)
-    rules = f"endpoint rules ({where})"
-    if not fips and not dual:
-        return f"https://{region}.{_HOSTS.get(part, 'signin.' + dns)}", rules
-    if fips and not dual and part == "aws-us-gov":
-        if region == "us-gov-west-1":
-            return "https://signin-fips.amazonaws-us-gov.com", rules
-        return f"https://{region}.signin-fips.amazonaws-us-gov.com", rules
-    host = "signin-fips" if fips else "signin"
-    return f"https://{host}.{region}.{dual_dns if dual else dns}", rules
-
 
 # --- the fetch ------------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ with its refresh.
   ``accessToken`` (the AWS credentials), ``refreshToken``, ``dpopKey`` and ``clientId`` are
   required, as botocore's ``LoginCredentialFetcher`` requires them; other fields are kept as
   they are when the file is written back.
+* Endpoint: the sign-in service's ``/v1/token`` for the region (:func:`signin_endpoint`,
+  the ``signin`` endpoint rules as botocore's client applies them), or a configured one.
 * DPoP (RFC 9449): each token request carries a JWT signed with ``dpopKey`` (ES256, a P-256
   key), whose header holds the public key as a JWK and whose claims say which request it is
   for (``htm``, ``htu``), when (``iat``) and a unique ``jti``; the byte layout is botocore's
@@ -28,11 +30,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from .._files import NotARegularFile, atomic_write, make_private_dirs, read_small_file
 from .._untrusted import json_loads
 from ..credentials import Credentials, first_unusable
-from ..errors import CredentialRetrievalError
+from ..errors import CredentialRetrievalError, InvalidConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from typing import Any, Dict, Mapping, Optional, Tuple
 
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+
+    from ..context import Context
 
 __all__ = [
     "METHOD",
@@ -52,6 +57,8 @@ __all__ = [
     "login_cache_key",
     "login_token_path",
     "login_hint",
+    "signin_endpoint",
+    "TOKEN_PATH",
     "require_cryptography",
     "read_login_token",
     "write_login_token",
@@ -145,6 +152,84 @@ def require_cryptography(profile: str) -> None:
             key="login_session",
             hint=f"Install it with: {INSTALL_HINT}",
         ) from None
+
+
+# --- where a refresh goes -------------------------------------------------------------------
+
+TOKEN_PATH = "/v1/token"
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?")
+
+#: The sign-in host of each partition (the ``signin`` endpoint rules, neither FIPS nor
+#: dual-stack); a partition not listed gets ``signin.<dns suffix>``, as the rules' fallback.
+_HOSTS = {
+    "aws": "signin.aws.amazon.com",
+    "aws-cn": "signin.amazonaws.cn",
+    "aws-us-gov": "signin.amazonaws-us-gov.com",
+    "aws-iso": "signin.c2shome.ic.gov",
+    "aws-iso-b": "signin.sc2shome.sgov.gov",
+    "aws-iso-f": "signin.csphome.hci.ic.gov",
+    "aws-iso-e": "signin.csphome.adc-e.uk",
+    "aws-eusc": "signin.amazonaws-eusc.eu",
+}
+
+
+def _region(ctx: Context) -> Tuple[str, str]:
+    """``(region, where it came from)``: the order STS calls use (code, AWS_DEFAULT_REGION,
+    AWS_REGION, the selected profile's ``region``), as botocore's signin client takes the
+    session's region (AWS_REGION being awsroles' fallback there too); never a source
+    profile's. InvalidConfigError when there is none (botocore: NoRegionError)."""
+    from ..config.endpoints import setting
+
+    profile = ctx.selected_profile_values()
+    for value, where in (
+        (ctx.settings.region, "region passed in code"),
+        (setting(ctx.env, "AWS_DEFAULT_REGION"), "environment variable AWS_DEFAULT_REGION"),
+        (setting(ctx.env, "AWS_REGION"), "environment variable AWS_REGION"),
+        (setting(profile, "region"), f"profile '{ctx.profile_name}' region"),
+    ):
+        if value:
+            if not _REGION.fullmatch(value.strip()):
+                raise InvalidConfigError(
+                    f"{where} is not a region name: {value!r}.",
+                    hint="Write a region such as us-east-1.",
+                )
+            return value.strip(), where
+    raise InvalidConfigError(
+        "refreshing an `aws login` session needs a region for the sign-in service, and none "
+        "is configured.",
+        profile=ctx.profile_name,
+        key="region",
+        hint="Add region = <region> to the profile, or set AWS_REGION.",
+    )
+
+
+def signin_endpoint(ctx: Context) -> Tuple[str, str]:
+    """``(base URL, where it came from)`` of the sign-in service for this resolution: the
+    configured endpoint, else the ``signin`` endpoint rules for the region (as botocore's
+    client chooses it for CreateOAuth2Token). InvalidConfigError without a region."""
+    from ..config.endpoints import configured_endpoint, flag, partition
+
+    env = ctx.env
+    profile = ctx.selected_profile_values()
+    name = ctx.profile_name
+    found = configured_endpoint(
+        "signin", profile=profile, env=env, services=ctx.config.services, profile_name=name
+    )
+    if found is not None:
+        return found
+    region, where = _region(ctx)
+    fips = flag(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint", name)
+    dual = flag(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint", name)
+    part, dns, dual_dns = partition(region)
+    rules = f"endpoint rules ({where})"
+    if not fips and not dual:
+        return f"https://{region}.{_HOSTS.get(part, 'signin.' + dns)}", rules
+    if fips and not dual and part == "aws-us-gov":
+        if region == "us-gov-west-1":
+            return "https://signin-fips.amazonaws-us-gov.com", rules
+        return f"https://{region}.signin-fips.amazonaws-us-gov.com", rules
+    host = "signin-fips" if fips else "signin"
+    return f"https://{host}.{region}.{dual_dns if dual else dns}", rules
 
 
 # --- reading and writing --------------------------------------------------------------------
