@@ -39,7 +39,7 @@ import uuid
 from collections import deque
 from datetime import datetime, timedelta
 from email.utils import formatdate
-from typing import Any, Deque, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from ..clock import SYSTEM_CLOCK
@@ -235,8 +235,12 @@ class FakeSignin(LocalServer):
         port: int = 0,
         expires_in: int = 900,
         max_skew: float = 300.0,
+        on_issue: Optional[Callable[[Credentials], None]] = None,
     ) -> None:
         self._init_server(host, port)
+        #: Told of every credential set issued, by :meth:`login` or a refresh (a FakeSTS may
+        #: need to know them).
+        self.on_issue = on_issue
         self.clock = clock
         self.expires_in = expires_in
         self.max_skew = max_skew
@@ -301,6 +305,8 @@ class FakeSignin(LocalServer):
         if expires_at is None:
             expires_at = self.clock.now() + timedelta(seconds=expires_in or self.expires_in)
         creds = self._new_credentials(account_id, expires_at)
+        if self.on_issue is not None:
+            self.on_issue(creds)
         refresh = new_secret(48, "ASOR")
         self.add_refresh_token(refresh, client_id=client_id, jkt=jkt, account_id=account_id)
         path = write_login_cache(
@@ -500,6 +506,8 @@ class FakeSignin(LocalServer):
         creds = self._new_credentials(grant.account_id, expires)
         with self._lock:
             self.issued.append(creds)
+        if self.on_issue is not None:
+            self.on_issue(creds)
         doc = {
             "accessToken": {
                 "accessKeyId": creds.access_key,
