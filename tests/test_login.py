@@ -471,6 +471,14 @@ def test_a_4xx_without_a_body_is_not_recoverable(home, clock, signin):
         resolve(home, clock, signin.transport()).get_frozen_credentials()
 
 
+def test_an_unexpected_status_is_not_a_reason_to_log_in_again(home, clock, signin):
+    login_expired(signin, home, clock)
+    signin.fail_next(1, 302, body=b"")
+    with pytest.raises(LoginError, match="HTTP 302") as err:
+        resolve(home, clock, signin.transport()).get_frozen_credentials()
+    assert type(err.value) is LoginError and not err.value.recoverable
+
+
 def test_5xx_and_throttling_are_retried_then_recoverable(home, clock, signin):
     login_expired(signin, home, clock)
     signin.fail_next(1, 429, "INVALID_REQUEST", "slow down")

@@ -256,6 +256,8 @@ class LoginFetcher:
                 hint=f"Grant it, then run `aws login --profile {self.profile}` and try again.",
                 **where,
             )
+        if not 400 <= status < 500:  # a redirect or the like: nothing the user did
+            return LoginError(f"the sign-in service answered HTTP {status}{said}.", **where)
         return LoginRefreshRequired(
             f"the sign-in service refused the refresh token (HTTP {status}{said}): the login "
             "session has expired or was revoked, or the credentials behind it changed.",
