@@ -1066,3 +1066,30 @@ def test_profile_order_matches_botocore(tmp_path, monkeypatch):
         theirs = botocore.session.Session(profile=name).get_credentials().method
         ours = awsroles.resolve(name, env={"HOME": str(home)}, cache=None).method
         assert ours == theirs, name
+
+
+def test_a_botocore_session_with_awsroles_installed_resolves_login_through_awsroles(
+    home, clock, signin, monkeypatch
+):
+    # install() takes botocore's login provider out of the chain: the session is read (and
+    # refreshed) by awsroles, under its lock, whatever botocore's crt extra.
+    import botocore.session
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))  # botocore reads the files through os.environ
+    signin.login(home, SESSION)
+    session = botocore.session.Session(profile="me")
+    front = awsroles.install(
+        session,
+        env={"HOME": str(home)},
+        clock=clock,
+        transport=signin.transport(),
+        cache=None,
+    )
+    methods = [p.METHOD for p in session.get_component("credential_provider").providers]
+    assert "login" not in methods
+    creds = session.get_credentials()
+    assert creds is front.credentials and creds.method == "login"
+    assert creds.get_frozen_credentials().access_key.startswith("ASIA")

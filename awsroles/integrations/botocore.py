@@ -80,13 +80,14 @@ class BotocoreCredentials(botocore.credentials.Credentials):
 
 #: botocore's providers whose sources awsroles resolves itself (the environment, the shared
 #: files with every kind of profile, the container endpoint and instance metadata). Others
-#: (``login``, ``ec2-credentials-file``, ``boto-config``, a user's own) keep their place.
+#: (``ec2-credentials-file``, ``boto-config``, a user's own) keep their place.
 REPLACED = frozenset(
     {
         "env",
         "assume-role",
         "assume-role-with-web-identity",
         "sso",
+        "login",
         "shared-credentials-file",
         "custom-process",
         "config-file",
@@ -224,7 +225,7 @@ def install(
     """Put awsroles' whole chain into ``session`` (a botocore or boto3 Session), in botocore's
     order: the environment and the shared files (every kind of profile, role chains on any
     base) first, the container endpoint and instance metadata last. botocore's providers for
-    those sources are taken out; the others (``login``, ``boto-config``, your own) keep their
+    those sources are taken out; the others (``boto-config``, your own) keep their
     place and still run when awsroles finds nothing. Credentials passed to ``create_client()``
     or ``set_credentials()`` still win, as in botocore. An AWS call that reports the
     credentials expired marks them invalid, so the next call refreshes.

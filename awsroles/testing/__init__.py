@@ -15,6 +15,11 @@
 - ``FakeSSOPortal`` (``awsroles.testing.fake_sso``) and ``write_token_cache()``
   (``awsroles.testing.sso_cache``): the SSO portal and a token cache shaped like the AWS CLI
   v2's.
+- ``FakeSignin`` (``awsroles.testing.fake_signin``) and ``write_login_cache()``
+  (``awsroles.testing.login_cache``): the sign-in token endpoint of ``aws login`` sessions,
+  DPoP proofs verified, and a session file shaped like the AWS CLI's.
+- ``FakeFederation`` (``awsroles.testing.fake_federation``): the console federation endpoint
+  (``getSigninToken``) behind ``awsroles console``.
 - ``SlowPeer`` (``awsroles.testing.slow_peer``): a server that sends its answer a byte at a
   time (or stalls after the headers), for testing deadlines.
 - ``ReplayTransport`` (``awsroles.testing.replay``): serves recorded HTTP traffic in
@@ -41,6 +46,9 @@ __all__ = [
     "FakeIMDS",
     "FakeSSOPortal",
     "write_token_cache",
+    "FakeSignin",
+    "write_login_cache",
+    "FakeFederation",
     "ReplayTransport",
     "SlowPeer",
 ]
@@ -57,6 +65,9 @@ _LAZY = {
     "FakeIMDS": "awsroles.testing.fake_imds",
     "FakeSSOPortal": "awsroles.testing.fake_sso",
     "write_token_cache": "awsroles.testing.sso_cache",
+    "FakeSignin": "awsroles.testing.fake_signin",
+    "write_login_cache": "awsroles.testing.login_cache",
+    "FakeFederation": "awsroles.testing.fake_federation",
     "ReplayTransport": "awsroles.testing.replay",
     "SlowPeer": "awsroles.testing.slow_peer",
 }
