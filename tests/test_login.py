@@ -1093,3 +1093,19 @@ def test_a_botocore_session_with_awsroles_installed_resolves_login_through_awsro
     creds = session.get_credentials()
     assert creds is front.credentials and creds.method == "login"
     assert creds.get_frozen_credentials().access_key.startswith("ASIA")
+
+
+@pytest.mark.parametrize("field", ["message", "error"])
+def test_a_refresh_token_echoed_anywhere_in_an_error_is_never_repeated(
+    home, clock, signin, field
+):
+    session = login_expired(signin, home, clock)
+    padding = "x" * 150  # past the length a message is cut to
+    doc = {"error": "AccessDeniedException", "message": "denied"}
+    doc[field] = f"{padding} {session.refresh_token}"
+    signin.fail_next(1, 400, body=json.dumps(doc).encode())
+    with pytest.raises(LoginError) as err:
+        resolve(home, clock, signin.transport()).get_frozen_credentials()
+    text = str(err.value) + (err.value.code or "")
+    for piece in (session.refresh_token[:20], session.refresh_token[-20:]):
+        assert piece not in text

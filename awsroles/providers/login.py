@@ -47,6 +47,7 @@ from .login_token import (
     LoginError,
     LoginRefreshRequired,
     LoginTokenError,
+    credentials_of_token,
     dpop_proof,
     load_dpop_key,
     login_cache_key,
@@ -135,17 +136,12 @@ class LoginFetcher:
         """Whether the file's credentials answer this fetch without calling the service:
         outside the refresh window, and newer than the held set (another process refreshed),
         or another set than the one just rejected."""
-        from ..refresh.policy import MANDATORY_WINDOW, Mode
+        from ..refresh.policy import MANDATORY_WINDOW, entry_usable
 
-        assert creds.expiry is not None
         window = max(REFRESH_WINDOW, self._ctx.settings.mandatory_timeout or MANDATORY_WINDOW)
-        if (creds.expiry - self._ctx.clock.now()).total_seconds() <= window:
-            return False
-        if current is None or mode is Mode.INITIAL:
-            return True
-        if mode is Mode.FORCED:
-            return creds.access_key != current.access_key
-        return current.expiry is None or creds.expiry > current.expiry
+        return entry_usable(
+            creds, mode, current, self._ctx.clock, advisory=window, mandatory=window
+        )
 
     def __call__(self, mode: Mode, current: Optional[Credentials]) -> Credentials:
         from ..cache.store import FileCache
@@ -175,17 +171,8 @@ class LoginFetcher:
             return self._credentials_of(new)
 
     def _credentials_of(self, doc: Dict[str, Any]) -> Credentials:
-        from ..timestamps import parse_timestamp
-
-        token = doc["accessToken"]
-        return Credentials(
-            token["accessKeyId"],
-            token["secretAccessKey"],
-            token["sessionToken"],
-            expiry=parse_timestamp(token["expiresAt"]),
-            account_id=token.get("accountId") or None,
-            method=METHOD,
-        )
+        where = {"profile": self.profile}
+        return credentials_of_token(doc["accessToken"], self.path, where)
 
     def _refresh(self, doc: Dict[str, Any]) -> Dict[str, Any]:
         """CreateOAuth2Token with the refresh token and a fresh DPoP proof per attempt; the
@@ -240,8 +227,11 @@ class LoginFetcher:
     def _error(self, response: HttpResponse, doc: Dict[str, Any]) -> LoginError:
         status = response.status
         code, error, message = _error_fields(response)
-        if doc["refreshToken"] in message or doc["clientId"] in message:
-            message = ""  # never repeat a request's secrets, whatever the service echoes
+        answer = response.body.decode("utf-8", "replace") + code
+        if doc["refreshToken"] in answer or doc["clientId"] in answer:
+            # never repeat a request's secrets, whatever the service echoes (checked on the
+            # whole answer: a cut field could hold part of one)
+            code = error = message = ""
         reason = error or code
         said = f" ({reason}: {message})" if message else f" ({reason})" if reason else ""
         where: Dict[str, Any] = {"profile": self.profile, "status": status, "code": reason}

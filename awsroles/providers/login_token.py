@@ -142,16 +142,21 @@ def require_cryptography(profile: str) -> None:
     """LoginDependencyError naming the profile and key when ``cryptography`` is missing (its
     EC signing is what a refresh needs; checked before anything is read, as botocore checks
     for its own EC support)."""
+    import importlib.util
+
+    # find_spec, not an import: a valid cached session is served without loading it
     try:
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
-    except ImportError:
+        found = importlib.util.find_spec("cryptography") is not None
+    except (ImportError, ValueError):  # a module set to None, or one without a spec
+        found = False
+    if not found:
         raise LoginDependencyError(
             "signing the DPoP proofs of an `aws login` session needs the cryptography package, "
             "which is not installed.",
             profile=profile,
             key="login_session",
             hint=f"Install it with: {INSTALL_HINT}",
-        ) from None
+        )
 
 
 # --- where a refresh goes -------------------------------------------------------------------
@@ -281,10 +286,12 @@ def read_login_token(
             raise LoginTokenError(
                 f"{name} in the login cache file {path} is not a string.", **where
             )
-    return doc, _credentials(doc["accessToken"], path, where)
+    return doc, credentials_of_token(doc["accessToken"], path, where)
 
 
-def _credentials(token: object, path: str, where: Dict[str, Any]) -> Credentials:
+def credentials_of_token(token: object, path: str, where: Dict[str, Any]) -> Credentials:
+    """The AWS credentials of a session file's ``accessToken`` (LoginTokenError, naming the
+    file and field, when they are not usable)."""
     from ..timestamps import parse_timestamp
 
     if not isinstance(token, dict):
