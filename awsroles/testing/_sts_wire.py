@@ -105,7 +105,12 @@ def check_common(params: Dict[str, str]) -> Tuple[str, str, int]:
             "roleSessionName",
             "Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2 to 64",
         )
-    raw = params.get("DurationSeconds", "3600")
+    return role_arn, session, _duration(params, default=3600, most=43200)
+
+
+def _duration(params: Dict[str, str], *, default: int, most: int) -> int:
+    """DurationSeconds as STS checks it: a whole number from 900 to ``most``."""
+    raw = params.get("DurationSeconds", str(default))
     try:
         duration = int(raw)
     except ValueError:
@@ -114,11 +119,11 @@ def check_common(params: Dict[str, str]) -> Tuple[str, str, int]:
         raise _validation(
             duration, "durationSeconds", "Member must have value greater than or equal to 900"
         )
-    if duration > 43200:
+    if duration > most:
         raise _validation(
-            duration, "durationSeconds", "Member must have value less than or equal to 43200"
+            duration, "durationSeconds", f"Member must have value less than or equal to {most}"
         )
-    return role_arn, session, duration
+    return duration
 
 
 def check_token_code(code: Optional[str]) -> Optional[str]:
@@ -138,12 +143,7 @@ def issued_xml(p: Any, expires: Any) -> str:
     return (
         f"    <AssumedRoleUser>\n      <AssumedRoleId>{escape(p.user_id)}</AssumedRoleId>\n"
         f"      <Arn>{escape(p.arn)}</Arn>\n    </AssumedRoleUser>\n"
-        f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
-        f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
-        f"      <SessionToken>{p.token}</SessionToken>\n"
-        f"      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
-        f"    </Credentials>\n"
-    )
+    ) + session_xml(p, expires)
 
 
 def assume_role_xml(issued: str, params: Dict[str, str]) -> str:
@@ -213,24 +213,11 @@ def _signature_ok(
 def check_session_duration(params: Dict[str, str]) -> int:
     """GetSessionToken's DurationSeconds as STS checks it (an IAM user: 900 to 129600,
     43200 when absent)."""
-    raw = params.get("DurationSeconds", "43200")
-    try:
-        duration = int(raw)
-    except ValueError:
-        raise _fail("number", value=raw) from None
-    if duration < 900:
-        raise _validation(
-            duration, "durationSeconds", "Member must have value greater than or equal to 900"
-        )
-    if duration > 129600:
-        raise _validation(
-            duration, "durationSeconds", "Member must have value less than or equal to 129600"
-        )
-    return duration
+    return _duration(params, default=43200, most=129600)
 
 
 def session_xml(p: Any, expires: Any) -> str:
-    """A GetSessionToken result: the ``Credentials`` of an issued principal."""
+    """The ``Credentials`` of an issued principal (all a GetSessionToken result holds)."""
     return (
         f"    <Credentials>\n      <AccessKeyId>{p.access_key}</AccessKeyId>\n"
         f"      <SecretAccessKey>{p.secret_key}</SecretAccessKey>\n"
