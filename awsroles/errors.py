@@ -26,6 +26,7 @@ __all__ = [
     "SourceProfileCycleError",
     "NoCredentialsError",
     "CredentialRetrievalError",
+    "ServiceError",
     "TransportError",
     "STSError",
     "AccessDeniedError",
@@ -163,6 +164,29 @@ class CredentialRetrievalError(AwsRolesError):
         self.provider = provider
         if provider and not message.startswith(provider):
             message = f"{provider}: {message}"
+        super().__init__(message, **kw)
+
+
+class ServiceError(CredentialRetrievalError):
+    """A credential service other than STS (the SSO portal, the sign-in service) refused or
+    kept failing. ``status`` and ``code`` are the service's when it answered;
+    ``recoverable`` when trying later may work. Subclasses name the provider."""
+
+    PROVIDER = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        code: str = "",
+        recoverable: bool = False,
+        **kw: Any,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.recoverable = recoverable
+        kw.setdefault("provider", self.PROVIDER or None)
         super().__init__(message, **kw)
 
 

@@ -35,12 +35,12 @@ import re
 from .._files import NotARegularFile, atomic_write, make_private_dirs, read_small_file
 from .._untrusted import json_loads
 from ..credentials import Credentials, first_unusable
-from ..errors import CredentialRetrievalError, InvalidConfigError
+from ..errors import InvalidConfigError, ServiceError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Any, Dict, Mapping, Optional, Tuple
+    from typing import Any, Dict, Mapping, Tuple
 
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
@@ -75,24 +75,12 @@ _MAX_BYTES = 256 * 1024
 INSTALL_HINT = "pip install 'awsroles[login]'"
 
 
-class LoginError(CredentialRetrievalError):
+class LoginError(ServiceError):
     """A ``login_session`` profile could not supply credentials. ``status`` and ``code`` are
     the sign-in service's when it answered (``code`` is its OAuth error, ``TOKEN_EXPIRED``,
     ``INSUFFICIENT_PERMISSIONS``, ...); ``recoverable`` when trying later may work."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: Optional[int] = None,
-        code: str = "",
-        recoverable: bool = False,
-        **kw: Any,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.recoverable = recoverable
-        super().__init__(message, provider=METHOD, **kw)
+    PROVIDER = METHOD
 
 
 class LoginTokenError(LoginError):

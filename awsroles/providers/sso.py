@@ -34,7 +34,12 @@ from .._log import get_logger
 from .._untrusted import json_loads
 from ..config.model import SsoSource
 from ..credentials import Credentials, first_unusable
-from ..errors import CredentialRetrievalError, InvalidConfigError, MalformedResponseError
+from ..errors import (
+    CredentialRetrievalError,
+    InvalidConfigError,
+    MalformedResponseError,
+    ServiceError,
+)
 from ..refresh.sync import RefreshableCredentials
 from ..transport.base import HttpRequest
 from ..transport.retry import Retry, full_jitter, with_retries
@@ -84,23 +89,11 @@ def _checked_region(region: str, profile: str) -> str:
     return region
 
 
-class SsoPortalError(CredentialRetrievalError):
+class SsoPortalError(ServiceError):
     """The SSO portal refused GetRoleCredentials or kept failing. ``status`` and ``code`` are
     the portal's (``UnauthorizedException``, ``ForbiddenException``, ...)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: Optional[int] = None,
-        code: str = "",
-        recoverable: bool = False,
-        **kw: Any,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.recoverable = recoverable
-        super().__init__(message, provider=METHOD, **kw)
+    PROVIDER = METHOD
 
 
 # --- endpoints ------------------------------------------------------------------------------
