@@ -25,6 +25,8 @@ def unusable(value: str) -> Optional[str]:
     can: a NUL, a control character or an unpaired surrogate (bytes that were not text) can
     go neither into an environment variable nor onto a terminal. Such a value is refused
     where it is read, naming where it came from, never the value."""
+    if value.isascii() and value.isprintable():  # the usual key or token, without a loop
+        return None
     for ch in value:
         code = ord(ch)
         if 31 < code < 127:
