@@ -37,9 +37,9 @@ def sso_key(source: SsoSource) -> str:
 
 
 def sso_entry(creds: Credentials) -> Dict[str, Any]:
-    """The entry botocore's SSO fetcher writes for ``creds``."""
-    if creds.token is None or creds.expiry is None:
-        raise MalformedResponseError("SSO role credentials without a session token or expiry")
+    """The entry botocore's SSO fetcher writes for ``creds`` (the portal always gives a
+    session token and an expiry)."""
+    assert creds.token is not None and creds.expiry is not None
     doc: Dict[str, Any] = {
         "AccessKeyId": creds.access_key,
         "SecretAccessKey": creds.secret_key,
@@ -62,7 +62,9 @@ class CachedSsoFetch(CachedStsFetch):
         )
         super().__init__(None, ctx, label)
         self._fetcher = fetcher
-        self._key = sso_key(fetcher.source)
+        self._key = sso_cache_key(
+            fetcher.start_url, fetcher.role_name, fetcher.account_id, fetcher.session_name
+        )
 
     def _call_sts(self) -> Credentials:
         from ..refresh.policy import Mode
