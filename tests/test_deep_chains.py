@@ -554,3 +554,32 @@ def test_boto3_session_recovers_after_both_hops_are_revoked(boto_env, sts, caplo
     assert _identities(sts) == [(b1, 200), (b1, 400), (b2, 200)]
     assert b2 != b1 and a2 != a1 and _entry_key(boto_env, B_ENTRY) == b2
     assert len(_rejection_warnings(caplog)) == 1
+
+
+def test_a_missing_outer_entry_does_not_load_what_is_under_a_usable_one(
+    home, fake_sts, clock, tmp_path
+):
+    # process -> a -> b: with a's entry valid and b's gone, b is assumed with a's cached
+    # credentials; the credential_process under a is not run again.
+    runs = tmp_path / "runs"
+    script = tmp_path / "creds.py"
+    script.write_text(
+        "import json, sys\n"
+        f"open({str(runs)!r}, 'a').write('run\\n')\n"
+        f"print(json.dumps({{'Version': 1, 'AccessKeyId': {BASE_KEY!r}, "
+        f"'SecretAccessKey': {BASE_SECRET!r}}}))\n"
+    )
+    write_aws_files(
+        home,
+        f"[profile proc]\ncredential_process = {sys.executable} {script}\n\n"
+        f"[profile a]\nrole_arn = {role('A')}\nsource_profile = proc\n\n"
+        f"[profile b]\nrole_arn = {role('B')}\nsource_profile = a\n",
+        "",
+    )
+    _resolve(home, fake_sts, clock, "b").get_frozen_credentials()
+    assert runs.read_text().count("run") == 1
+    os.unlink(os.path.join(cache_dir(home), cache_key({"RoleArn": role("B")}) + ".json"))
+    again = _resolve(home, fake_sts, clock, "b").get_frozen_credentials()
+    assert again.access_key.startswith("ASIA")
+    assert runs.read_text().count("run") == 1  # a's entry served as b's source
+    assert fake_sts.count("AssumeRole") == 3  # a, b, then b again

@@ -145,6 +145,10 @@ class CachedStsFetch:
                 msg = "%s: deleted cache entry %s.json (its set was rejected)"
                 log.info(msg, self.label, self.key)
 
+    def cached(self) -> Optional[Credentials]:
+        """The entry's credentials when a first fetch would take them (nothing is called)."""
+        return self._from_cache(Mode.INITIAL, None)
+
     def _from_cache(self, mode: Mode, current: Optional[Credentials]) -> Optional[Credentials]:
         entry = self._ctx.services.cache.load(self.key)
         if entry is None:

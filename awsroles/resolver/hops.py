@@ -68,10 +68,14 @@ class HopFetcher(CachedStsFetch):
         self.session_name = hop.role_session_name or generated_session_name(ctx.clock)
 
     def _source(self) -> Credentials:
-        """The source credentials, the links below made fresh from the innermost outwards."""
-        for link in self._below[:-1]:
+        """The source credentials. The links below are made fresh from the outermost one
+        that can answer without its own source (held, or in the cache) outwards: a deep
+        chain never recurses link into link, and nothing under a usable entry is loaded."""
+        below = self._below
+        start = next((i for i in range(len(below) - 1, 0, -1) if below[i].ready()), 0)
+        for link in below[start:-1]:
             link.credentials.get_frozen_credentials()
-        return self._below[-1].credentials.get_frozen_credentials()
+        return below[-1].credentials.get_frozen_credentials()
 
     def _call_sts(self) -> Credentials:
         source = self._source()
@@ -165,5 +169,5 @@ def execute_plan(plan: Plan, ctx: Context) -> CredentialSource:
         fetcher.lock_factor = 5 if mfa else 1
         label = f"profile '{hop.profile}' ({hop.role_arn})"
         creds = ctx.refreshable(fetcher, method=ASSUME_ROLE, label=label, forget=fetcher.forget)
-        chain.append(Link(creds))
+        chain.append(Link(creds, fetcher))
     return chain[-1].credentials

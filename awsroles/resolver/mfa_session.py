@@ -97,4 +97,4 @@ def session_link(hop: RoleHop, source: Link, ctx: Context) -> Link:
     hop): refreshable credentials that ask for a code only when the session must be made."""
     fetcher = SessionTokenFetcher(hop, source, ctx)
     creds = ctx.refreshable(fetcher, method=METHOD, label=fetcher.label, forget=fetcher.forget)
-    return Link(creds)
+    return Link(creds, fetcher)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..credentials import Credentials
     from ..protocols import CredentialSource
 
-__all__ = ["base_link", "base_source", "Lazy", "WebIdentityFetcher"]
+__all__ = ["base_link", "Lazy", "WebIdentityFetcher"]
 
 
 class Lazy:
@@ -67,11 +67,6 @@ class Lazy:
         """The credential object itself (built now if it was not yet)."""
         return self.get()
 
-    def invalidate(self, access_key: Optional[str] = None) -> bool:
-        """Invalidate the credentials built, when they can be fetched again."""
-        invalidate = getattr(self._obj, "invalidate", None)
-        return bool(invalidate(access_key)) if invalidate is not None else False
-
     def __repr__(self) -> str:
         return f"Lazy({self._label}, {self._obj!r})"
 
@@ -96,16 +91,16 @@ def base_link(base: BaseSource, ctx: Context) -> Link:
     if isinstance(base, WebIdentitySource):
         fetch = WebIdentityFetcher(base, ctx)
         label = f"web identity ({base.role_arn})"
-        return Link(ctx.refreshable(fetch, method=fetch.method, label=label, forget=fetch.forget))
-    return Link(base_source(base, ctx))
+        creds = ctx.refreshable(fetch, method=fetch.method, label=label, forget=fetch.forget)
+        return Link(creds, fetch)
+    return Link(_base_source(base, ctx))
 
 
-def base_source(base: BaseSource, ctx: Context) -> CredentialSource:
-    """A credential object (with ``get_frozen_credentials``) for the plan's base."""
+def _base_source(base: BaseSource, ctx: Context) -> CredentialSource:
+    """A credential object (with ``get_frozen_credentials``) for a base other than web
+    identity (which :func:`base_link` makes)."""
     if isinstance(base, StaticKeys):
         return base.credentials()
-    if isinstance(base, WebIdentitySource):
-        return base_link(base, ctx).credentials
     if isinstance(base, NamedSource):
         return Lazy(lambda: _named(base, ctx), f"credential_source {base.name}", base.name)
     if isinstance(base, ProcessSource):
