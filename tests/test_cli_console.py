@@ -491,3 +491,22 @@ def test_the_fake_refuses_a_role_session_its_sts_no_longer_honours(home, sts, fe
     code, out, err = run(capsys, "console", "-p", "dev")
     assert code == 2 and out == "" and "answered HTTP 400" in err
     assert fed.requests[-1].reason == "the credentials were refused by STS (ExpiredTokenError)"
+
+
+@pytest.mark.parametrize(
+    "url, refused",
+    [
+        ("http://signin.example.com/federation", True),
+        ("http://127.0.0.1:9/federation", False),
+        ("https://signin.example.com/federation", False),
+    ],
+)
+def test_a_federation_override_off_this_machine_must_be_https(url, refused):
+    from awsroles.cli.console import ConsoleError, federation_endpoint
+
+    env = {"AWSROLES_FEDERATION_URL": url}
+    if refused:
+        with pytest.raises(ConsoleError, match="must be an https URL"):
+            federation_endpoint(env, "us-east-1")
+    else:
+        assert federation_endpoint(env, "us-east-1") == url

@@ -405,3 +405,14 @@ def test_exec_server_warns_when_the_default_profile_would_win(cli_env, home):
     warned = run()
     assert warned.returncode == 0, warned.stderr
     assert "profile 'default' in the shared files has credentials" in warned.stderr
+
+
+def test_the_access_log_leaves_out_query_strings(home, fake_sts, clock, caplog):
+    creds = awsroles.resolve("dev", env=make_env(home, fake_sts.url), clock=clock)
+    with caplog.at_level("INFO", logger="awsroles.server"):
+        with CredentialServer(creds) as server:
+            _get(server.url + "?planted=query-PLANTED", server.token)
+            _get(server.url + "?planted=query-PLANTED")
+    lines = [r.getMessage() for r in caplog.records if r.name == "awsroles.server"]
+    assert len(lines) == 2 and all(" GET / " in line for line in lines)
+    assert "PLANTED" not in caplog.text

@@ -95,7 +95,20 @@ def federation_endpoint(env: Mapping[str, str], region: Optional[str]) -> str:
     override = (env.get(FEDERATION_URL_VARIABLE) or "").strip()
     if override:
         example = "https://signin.aws.amazon.com/federation"
-        return _checked_url(override, f"environment variable {FEDERATION_URL_VARIABLE}", example)
+        what = f"environment variable {FEDERATION_URL_VARIABLE}"
+        url = _checked_url(override, what, example)
+        parts = urlsplit(url)
+        loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith(
+            "127."
+        )
+        if parts.scheme.lower() != "https" and not loopback:
+            # the getSigninToken request carries the role's keys in its query
+            raise ConsoleError(
+                f"{what} must be an https URL (or one on this machine): the request to it "
+                f"carries the role's credentials; got {safe_url(url)!r}.",
+                hint=f"Write it as {example.replace('signin.aws.amazon.com', 'HOST')}.",
+            )
+        return url
     name = _partition(region)
     if name not in PARTITIONS:
         raise ConsoleError(

@@ -87,7 +87,8 @@ examples:
   awsroles console --profile dev            print a sign-in URL for the AWS console
   awsroles console -p dev --open            open it in the browser
 
-The URL signs in whoever opens it within 15 minutes: it is printed on stdout only.
+The URL signs in whoever opens it within 15 minutes: it is printed on stdout only (with
+--open it goes to the browser instead, on its command line).
 """,
     "whoami": """\
 examples:

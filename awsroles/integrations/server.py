@@ -92,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _path(path: str) -> str:
-    return printable(path[:200])
+    # the path only: a client may put anything in a query, and the log is not for secrets
+    return printable(path.split("?", 1)[0][:200])
 
 
 class CredentialServer:
@@ -202,8 +203,8 @@ class CredentialServer:
             creds = self.current()
         except AwsRolesError as exc:
             # The container provider reports the message; awsroles' messages hold no secret.
-            log.warning("credential server: %s", printable(str(exc)))
-            return 503, {"code": type(exc).__name__, "message": printable(str(exc))}
+            log.warning("credential server: %s", exc)  # one line, escaped, no secret
+            return 503, {"code": type(exc).__name__, "message": str(exc)}
         body: Dict[str, Any] = {
             "AccessKeyId": creds.access_key,
             "SecretAccessKey": creds.secret_key,
