@@ -416,3 +416,18 @@ def test_the_access_log_leaves_out_query_strings(home, fake_sts, clock, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "awsroles.server"]
     assert len(lines) == 2 and all(" GET / " in line for line in lines)
     assert "PLANTED" not in caplog.text
+
+
+def test_with_debug_each_access_is_logged_once(capsys):
+    from awsroles.cli.main import _enable_debug
+    from awsroles.cli.serve import access_log
+    from awsroles.integrations.server import log
+
+    undo_debug = _enable_debug()
+    undo_access = access_log()
+    try:
+        log.info("127.0.0.1 GET / 200 (expires -)")
+    finally:
+        undo_access()
+        undo_debug()
+    assert capsys.readouterr().err.count("GET / 200") == 1

@@ -14,7 +14,7 @@ import sys
 from ..cache.store import FileCache
 from ..context import Context, Services, Settings
 from ..errors import AwsRolesError
-from ..resolver.entries import SESSION_LABEL
+from ..resolver.entries import SESSION_LABEL, plan_entries
 from .output import shown
 
 TYPE_CHECKING = False
@@ -35,8 +35,6 @@ def say(text: str, end: str = "\n") -> None:
 def _keys_of(plan: Optional[Plan]) -> List[Tuple[str, str]]:
     """(cache key, profile) of every entry ``plan`` owns: an SSO base, its web identity and
     role hops, and the MFA sessions its hops ride."""
-    from ..resolver.entries import plan_entries
-
     return [] if plan is None else [(e.key, e.profile) for e in plan_entries(plan)]
 
 
@@ -158,16 +156,7 @@ def _interactive() -> bool:
 
 
 def _confirmed(ctx: Context, ask: Optional[Callable[[str], str]]) -> bool:
-    """Whether the user agrees to delete every entry, after being told which. Without a
-    terminal (a script, CI) nobody can answer: that is an error naming the flags."""
-    if ask is None and not _interactive():
-        print(
-            "awsroles: error: cache clear without --profile deletes every entry of the shared "
-            "cache; pass --yes (or --all) to do so without a terminal, or --profile P for one "
-            "profile's entries.",
-            file=sys.stderr,
-        )
-        return False
+    """Whether the user agrees to delete every entry, after being told which."""
     directory = _file_cache(ctx).directory
     names = _entry_names(ctx)
     if not names:
@@ -224,8 +213,17 @@ def run_cache_clear(
     or an answer from the terminal; without a terminal, a usage error)."""
     if profile is None:
         ctx = Context(services=Services(env=env))
-        if not yes and not _confirmed(ctx, ask):
-            return 2 if ask is None and not _interactive() else 1
+        if not yes:
+            if ask is None and not _interactive():  # a script or CI: nobody can answer
+                print(
+                    "awsroles: error: cache clear without --profile deletes every entry of the "
+                    "shared cache; pass --yes (or --all) to do so without a terminal, or "
+                    "--profile P for one profile's entries.",
+                    file=sys.stderr,
+                )
+                return 2
+            if not _confirmed(ctx, ask):
+                return 1
         return _clear_all(ctx)
     from ..resolver.profile import ProfileProvider
 

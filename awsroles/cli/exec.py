@@ -35,7 +35,7 @@ from .output import shown
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
-    from typing import Any, Dict, List, Mapping, Optional
+    from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 __all__ = ["child_environment", "server_environment", "run_exec"]
 
@@ -58,10 +58,22 @@ def child_environment(
     region passed on."""
     from .export import env_pairs
 
-    env = {k: v for k, v in base.items() if k not in _REMOVE}
-    env.update(env_pairs(creds))
+    given = dict(env_pairs(creds))
     if creds.account_id:
-        env["AWS_ACCOUNT_ID"] = creds.account_id
+        given["AWS_ACCOUNT_ID"] = creds.account_id
+    return _environment(base, _REMOVE, given, region)
+
+
+def _environment(
+    base: Mapping[str, str],
+    remove: Tuple[str, ...],
+    given: Mapping[str, str],
+    region: Optional[str],
+) -> Dict[str, str]:
+    """``base`` without ``remove``, with ``given``, and the profile's region passed on when
+    neither region variable is set."""
+    env = {k: v for k, v in base.items() if k not in remove}
+    env.update(given)
     if region and not env.get("AWS_REGION") and not env.get("AWS_DEFAULT_REGION"):
         env["AWS_REGION"] = region
         env["AWS_DEFAULT_REGION"] = region
@@ -85,18 +97,13 @@ def server_environment(
 ) -> Dict[str, str]:
     """``base`` with the server's two variables, nothing an SDK would prefer to them, and the
     profile's region passed on."""
-    env = {k: v for k, v in base.items() if k not in _REMOVE_FOR_SERVER}
-    env.update(served)
-    if region and not env.get("AWS_REGION") and not env.get("AWS_DEFAULT_REGION"):
-        env["AWS_REGION"] = region
-        env["AWS_DEFAULT_REGION"] = region
-    return env
+    return _environment(base, _REMOVE_FOR_SERVER, served, region)
 
 
 def _warn_if_default_wins(env: Mapping[str, str]) -> None:
     """The SDKs read the shared files' ``default`` profile before the container endpoint: if
     it holds credentials, the child would use those, not the server's. Say so."""
-    from ..context import Context, Services, Settings
+    from ..context import Services, Settings
     from ..errors import AwsRolesError
     from ..resolver.profile import ProfileProvider
 

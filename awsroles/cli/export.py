@@ -161,6 +161,8 @@ def render(creds: Credentials, fmt: str) -> str:
         if creds.account_id:
             doc["AccountId"] = creds.account_id
         return json.dumps(doc, indent=2, separators=(",", ": ")) + "\n"
+    if fmt not in _LINE_FORMATS:
+        raise ExportFormatError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
     return render_variables(env_pairs(creds), fmt)
 
 

@@ -42,20 +42,23 @@ def access_log() -> Callable[[], None]:
     logger = logging.getLogger("awsroles.server")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s awsroles: %(message)s"))
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
+    logger.propagate = False  # once, even when --debug logs "awsroles" to stderr too
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
 
     def undo() -> None:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate
 
     return undo
 
 
 def run_serve(profile: Optional[str], port: int, fmt: str, mfa_token: Optional[str]) -> int:
     from .export import render_variables, write
+    from .output import shown
 
     server, ctx = start_server(profile, mfa_token, port)
     undo = access_log()
@@ -71,8 +74,8 @@ def run_serve(profile: Optional[str], port: int, fmt: str, mfa_token: Optional[s
     try:
         write(render_variables(sorted(server.environment().items()), fmt), fmt)
         print(
-            f"awsroles: serving profile '{ctx.profile_name}' on {server.url} to holders of the "
-            "token (Ctrl-C or SIGTERM stops it)",
+            f"awsroles: serving profile '{shown(ctx.profile_name)}' on {server.url} to holders "
+            "of the token (Ctrl-C or SIGTERM stops it)",
             file=sys.stderr,
             flush=True,
         )
