@@ -12,7 +12,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Optional, Tuple
 
-__all__ = ["read_body", "collect", "check_complete", "too_large", "CHUNK"]
+__all__ = [
+    "read_body",
+    "collect",
+    "check_complete",
+    "too_large",
+    "too_slow",
+    "hang_up",
+    "CHUNK",
+]
 
 CHUNK = 64 * 1024
 
@@ -93,3 +101,24 @@ def too_large(request: HttpRequest) -> TransportError:
         f"refusing it",
         url=safe_url(request.url),
     )
+
+
+def too_slow(request: HttpRequest, total: float) -> TransportError:
+    """The error for an answer that did not arrive whole within the request's deadline."""
+    url = safe_url(request.url)
+    return TransportError(
+        f"timed out: {url} did not send its whole answer within {total:g}s", url=url, timeout=True
+    )
+
+
+def hang_up(sock: Any) -> None:
+    """Shut ``sock`` down so a reader blocked on it in another thread returns now. The plain
+    socket's shutdown, also for TLS: an SSL socket's would drop its SSL state under that
+    reader."""
+    import socket
+
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass

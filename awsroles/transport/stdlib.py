@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from .._fork import track as reset_after_fork
 from ..errors import InvalidConfigError, TransportError, safe_url
 from .base import HttpRequest, HttpResponse, default_user_agent
-from .body import read_body
+from .body import hang_up, read_body, too_slow
 from .rules import attempt_seconds, route
 
 TYPE_CHECKING = False
@@ -130,7 +130,7 @@ class StdlibTransport:
                 except Exception as exc:
                     conn.close()
                     if watchdog.fired:
-                        raise _too_slow(request, total) from None
+                        raise too_slow(request, total) from None
                     if not _from_network(exc):
                         raise
                     if reused and _is_stale(exc) and request.method.upper() in _IDEMPOTENT:
@@ -142,7 +142,7 @@ class StdlibTransport:
                 except Exception as exc:
                     conn.close()
                     if watchdog.fired:
-                        raise _too_slow(request, total) from None
+                        raise too_slow(request, total) from None
                     if isinstance(exc, TransportError) or not _from_network(exc):
                         raise
                     raise _failure(
@@ -152,7 +152,7 @@ class StdlibTransport:
                 watchdog.cancel()
             if watchdog.fired:  # the socket is shut down; what was read may be cut short
                 conn.close()
-                raise _too_slow(request, total)
+                raise too_slow(request, total)
             break
         received: Dict[str, str] = {}
         for name, value in response.getheaders():
@@ -336,24 +336,11 @@ class _Watchdog:
         self._timer.start()
 
     def _fire(self) -> None:
-        import socket
-
         self.fired = True
-        try:  # the plain socket's shutdown: an SSL socket's would drop its SSL state under a
-            # reader in another thread
-            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
+        hang_up(self._sock)
 
     def cancel(self) -> None:
         self._timer.cancel()
-
-
-def _too_slow(request: HttpRequest, total: float) -> TransportError:
-    url = safe_url(request.url)
-    return TransportError(
-        f"timed out: {url} did not send its whole answer within {total:g}s", url=url, timeout=True
-    )
 
 
 def _failure(

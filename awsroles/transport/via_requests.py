@@ -12,7 +12,7 @@ import threading
 
 from ..errors import TransportError, safe_url
 from .base import HttpRequest, HttpResponse
-from .body import CHUNK, check_complete, collect
+from .body import CHUNK, check_complete, collect, hang_up, too_slow
 from .rules import attempt_seconds, route
 
 TYPE_CHECKING = False
@@ -90,12 +90,7 @@ class RequestsTransport:
         threading.Thread(target=exchange, name="awsroles-http", daemon=True).start()
         if not done.wait(total):
             _hang_up(opened, sockets)
-            url = safe_url(request.url)
-            raise TransportError(
-                f"timed out: {url} did not send its whole answer within {total:g}s",
-                url=url,
-                timeout=True,
-            )
+            raise too_slow(request, total)
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
@@ -165,11 +160,7 @@ def _hang_up(opened: List[requests.Response], sockets: List[socket.socket]) -> N
         conn = getattr(opened[0].raw, "connection", None)
         found.append(getattr(conn, "sock", None))  # type: ignore[arg-type]
     for sock in found:
-        if isinstance(sock, socket.socket):
-            try:  # the plain socket's shutdown, also for TLS: see stdlib._Watchdog
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
+        hang_up(sock)
 
 
 #: The sockets of the exchange running on this thread (set by the worker of ``send``).
