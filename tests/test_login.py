@@ -1096,9 +1096,7 @@ def test_a_botocore_session_with_awsroles_installed_resolves_login_through_awsro
 
 
 @pytest.mark.parametrize("field", ["message", "error"])
-def test_a_refresh_token_echoed_anywhere_in_an_error_is_never_repeated(
-    home, clock, signin, field
-):
+def test_a_refresh_token_echoed_anywhere_in_an_error_is_never_repeated(home, clock, signin, field):
     session = login_expired(signin, home, clock)
     padding = "x" * 150  # past the length a message is cut to
     doc = {"error": "AccessDeniedException", "message": "denied"}
